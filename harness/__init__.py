@@ -1,0 +1,1 @@
+"""The experiment: config, scaffolds, models, data, evaluation, training, forgetting check, report, runner."""

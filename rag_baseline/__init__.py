@@ -1,0 +1,1 @@
+"""The retrieval baseline: chunking, offline embeddings, chromadb collections, retrieval."""
