@@ -1,1 +1,1 @@
-"""report."""
+"""The report: statistics, forgetting deltas, Markdown and self-contained HTML."""
