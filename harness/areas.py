@@ -21,3 +21,7 @@ def register_harness(app: typer.Typer) -> None:
     register_eval(app)  # eval
     register_runner(app)  # run, demo
     register_report(app)  # report, compare
+    from harness.data.cli import data_app
+    from harness.datagen.cli import register_datagen
+
+    register_datagen(data_app)  # data distill|best-of-n|filter|mix

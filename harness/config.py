@@ -6,6 +6,7 @@ directory that holds the YAML file. Validation errors read ``file:line: field.pa
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,9 +17,25 @@ from posttrain.errors import BadInput, validation_lines
 Method = Literal["sft", "dpo", "grpo", "reward"]
 CONFIG_FILE = "experiment.yaml"
 
+# The evaluator's metric names (harness.evaluation.metrics.METRICS; a test keeps the two in step).
+KNOWN_METRICS = ("exact_match", "contains", "regex", "numeric", "f1", "rouge_l", "choice", "unit_tests", "judge")
+# A reward is a built-in name (numeric_answer, ...), "FILE.py:function" inside the experiment directory,
+# "learned:DIR" (a trained reward model) or "reward_model" (the one this plan's `reward` stage trains).
+_REWARD_NAME = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|[A-Za-z0-9_./-]+\.py:[A-Za-z_][A-Za-z0-9_]*|learned:.+)$")
+# Training stages that must come before another one when both are planned.
+_ORDER = (("sft", "dpo"), ("reward", "grpo"), ("sft", "grpo"))
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class CrossFieldError(ValueError):
+    """Problems that involve several fields, each with the field path it belongs to (for ``file:line``)."""
+
+    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{'.'.join(map(str, loc))}: {message}" for loc, message in problems))
 
 
 class Advised(_Strict):
@@ -54,11 +71,42 @@ class TrainingSettings(_Strict):
     dpo_beta: float = Field(0.1, gt=0, description="DPO: strength of the pull toward the reference model.")
     num_generations: int = Field(4, ge=2, description="GRPO: completions sampled per prompt (the group).")
     max_completion_length: int = Field(64, ge=1, description="GRPO: longest sampled completion in tokens.")
+    per_method: dict[Method, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Settings that differ for one method, e.g. {dpo: {learning_rate: 5.0e-5}}; "
+        "read them through `TrainingSettings.for_method(method)`.",
+    )
 
     @property
     def tokens_per_step(self) -> int:
         """Upper bound of tokens per optimizer step: batch × accumulation × max_length."""
         return self.batch_size * self.gradient_accumulation * self.max_length
+
+    @model_validator(mode="after")
+    def _valid_overrides(self) -> TrainingSettings:
+        for method, override in self.per_method.items():
+            if "per_method" in override:
+                raise CrossFieldError([(("per_method", method, "per_method"), "overrides cannot nest")])
+            try:
+                self.for_method(method)
+            except ValidationError as error:
+                raise CrossFieldError(
+                    [(("per_method", method, *map(str, e["loc"])), e["msg"]) for e in error.errors()]
+                ) from None
+        return self
+
+    def for_method(self, method: str) -> TrainingSettings:
+        """These settings with ``per_method[method]`` applied (validated like the base settings).
+
+        >>> t = TrainingSettings(learning_rate=2e-4, per_method={"dpo": {"learning_rate": 5e-5}})
+        >>> t.for_method("dpo").learning_rate, t.for_method("sft").learning_rate
+        (5e-05, 0.0002)
+        """
+        override = self.per_method.get(method)  # type: ignore[call-overload]
+        if not override:
+            return self
+        base = self.model_dump(exclude={"per_method"})
+        return TrainingSettings.model_validate({**base, **override})
 
 
 class TrainSource(_Strict):
@@ -76,7 +124,9 @@ class ReplaySettings(_Strict):
 
 
 class DataPaths(_Strict):
-    train: list[TrainSource] = Field(default_factory=list, description="SFT sources with mixing weights.")
+    train: list[TrainSource] = Field(
+        default_factory=list, description="SFT sources with mixing weights (also the few-shot pool)."
+    )
     preference: str | None = Field(None, description="DPO / reward-model pairs: prompt, chosen, rejected.")
     prompts: str | None = Field(None, description="GRPO prompts with the reference columns rewards read.")
     knowledge: str | None = Field(None, description="Folder or file of documents for the RAG baseline.")
@@ -98,6 +148,12 @@ class RagSettings(_Strict):
     chunk_overlap: int = Field(100, ge=0, description="Characters shared by neighbouring chunks.")
     chroma_url: str | None = Field(None, description="A Chroma server (http://host:port) instead of the local store.")
 
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> RagSettings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise CrossFieldError([(("chunk_overlap",), "must be smaller than chunk_size")])
+        return self
+
 
 class Baselines(_Strict):
     system_prompt: str | None = Field(None, description="System prompt of every variant (prompt baseline too).")
@@ -116,10 +172,28 @@ class EvalSet(_Strict):
     max_new_tokens: int = Field(128, ge=1, description="Longest generated answer.")
     limit: int | None = Field(None, ge=1, description="Evaluate only the first N rows (quick runs).")
 
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, metrics: list[str]) -> list[str]:
+        for metric in metrics:
+            if metric not in KNOWN_METRICS:
+                raise ValueError(f"unknown metric {metric!r}; known: {', '.join(KNOWN_METRICS)}")
+        return metrics
+
 
 class RewardSpec(_Strict):
-    name: str = Field(description="A built-in reward (e.g. numeric_answer) or 'rewards.py:function'.")
+    name: str = Field(
+        description="A built-in reward (e.g. numeric_answer), 'rewards.py:function', 'learned:DIR' (a trained "
+        "reward model) or 'reward_model' (the one this plan's `reward` stage trains; see `resolved_rewards`)."
+    )
     weight: float = Field(1.0, description="Weight of this reward in the sum GRPO maximises.")
+
+    @field_validator("name")
+    @classmethod
+    def _reward_name(cls, name: str) -> str:
+        if not _REWARD_NAME.match(name):
+            raise ValueError("write a built-in name like numeric_answer, FILE.py:function or learned:DIR")
+        return name
 
 
 class ForgettingSettings(_Strict):
@@ -144,7 +218,8 @@ class ExperimentConfig(_Strict):
     name: str = Field(description="The experiment's name, used in reports.")
     model: str = Field("smollm2-135m", description="Base model: 'smollm2-135m', a model directory or a hub id.")
     methods: list[Method] = Field(
-        default_factory=lambda: list[Method](["sft"]), description="Training plan in order, e.g. [sft], [sft, dpo], [grpo]."
+        default_factory=lambda: list[Method](["sft"]),
+        description="Training plan in order, e.g. [sft], [sft, dpo], [grpo]; [] runs the baselines only.",
     )
     advised: Advised | None = Field(None, description="The advice that produced this experiment, if any.")
     lora: LoraSettings = Field(default_factory=LoraSettings, description="Adapter settings.")
@@ -158,44 +233,90 @@ class ExperimentConfig(_Strict):
 
     @model_validator(mode="after")
     def _data_for_methods(self) -> ExperimentConfig:
-        if "sft" in self.methods and not self.data.train:
-            raise ValueError("methods has sft but data.train is empty")
-        if ("dpo" in self.methods or "reward" in self.methods) and not self.data.preference:
-            raise ValueError("methods has dpo/reward but data.preference is not set")
-        if "grpo" in self.methods:
-            if not self.data.prompts:
-                raise ValueError("methods has grpo but data.prompts is not set")
-            if not self.rewards:
-                raise ValueError("methods has grpo but rewards is empty")
+        problems = _cross_field_problems(self)
+        if problems:
+            raise CrossFieldError(problems)
         return self
 
 
-def load_config(path: str | Path) -> ExperimentConfig:
-    """Read and validate ``experiment.yaml`` (or a directory holding one)."""
+def _cross_field_problems(config: ExperimentConfig) -> list[tuple[tuple[str | int, ...], str]]:
+    """Rules that tie fields together, each pointing at the field to fix."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    methods = config.methods
+    for index, method in enumerate(methods):
+        if method in methods[:index]:
+            problems.append((("methods", index), f"{method} is listed twice"))
+    for first, then in _ORDER:
+        if first in methods and then in methods and methods.index(first) > methods.index(then):
+            problems.append((("methods",), f"{first} must come before {then}"))
+    if "sft" in methods and not config.data.train:
+        problems.append((("data", "train"), "methods has sft but data.train is empty"))
+    if ("dpo" in methods or "reward" in methods) and not config.data.preference:
+        problems.append((("data", "preference"), "methods has dpo/reward but data.preference is not set"))
+    if "grpo" in methods:
+        if not config.data.prompts:
+            problems.append((("data", "prompts"), "methods has grpo but data.prompts is not set"))
+        if not config.rewards:
+            problems.append((("rewards",), "methods has grpo but rewards is empty"))
+    for index, reward in enumerate(config.rewards):
+        if reward.name == "reward_model" and "reward" not in methods:
+            problems.append((("rewards", index, "name"), "reward_model needs the `reward` method before grpo"))
+    names = [e.name for e in config.evals]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            problems.append((("evals", index, "name"), f"eval set name {name!r} is used twice"))
+    if config.compute.accelerate_config and config.compute.launcher != "accelerate":
+        problems.append((("compute", "launcher"), "accelerate_config is set; set launcher: accelerate to use it"))
+    return problems
+
+
+def parse_config(text: str, source: str = CONFIG_FILE) -> ExperimentConfig:
+    """Validate YAML text as an experiment config; errors read ``source:line: field.path: message``.
+
+    >>> parse_config("name: x\\nevals: [{path: e.jsonl}]\\nmethods: []\\n").methods
+    []
+    >>> parse_config("name: x\\nmethods: [dpo]\\ndata:\\n  train: t.jsonl\\nevals: [{path: e.jsonl}]\\n")
+    Traceback (most recent call last):
+    posttrain.errors.BadInput: experiment.yaml:3: data.preference: methods has dpo/reward but data.preference is not set
+    """
     import yaml
 
-    file = Path(path)
-    if file.is_dir():
-        file = file / CONFIG_FILE
-    if not file.is_file():
-        raise BadInput(f"{file}: no experiment config here; create one with `posttrain new DIR`")
-    text = file.read_text(encoding="utf-8")
     try:
         node = yaml.compose(text)
         raw = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        where = f"{file}:{mark.line + 1}" if mark else str(file)
+        where = f"{source}:{mark.line + 1}" if mark else source
         raise BadInput(f"{where}: not valid YAML: {getattr(error, 'problem', error)}") from None
     if not isinstance(raw, dict):
-        raise BadInput(f"{file}:1: the config must be a mapping of fields (name, model, methods, ...)")
+        raise BadInput(f"{source}:1: the config must be a mapping of fields (name, model, methods, ...)")
     try:
         return ExperimentConfig.model_validate(raw)
     except ValidationError as error:
         lines = []
         for err, line in zip(error.errors(), validation_lines(error), strict=True):
-            lines.append(f"{file}:{_line_of(node, err['loc'])}: {line}")
+            cross = (err.get("ctx") or {}).get("error")
+            if isinstance(cross, CrossFieldError):
+                for loc, message in cross.problems:
+                    full = (*err["loc"], *loc)
+                    lines.append(f"{source}:{_line_of(node, full)}: {'.'.join(map(str, full))}: {message}")
+            else:
+                lines.append(f"{source}:{_line_of(node, err['loc'])}: {line}")
         raise BadInput("\n".join(lines)) from None
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read and validate ``experiment.yaml`` (or a directory holding one)."""
+    file = Path(path)
+    if file.is_dir():
+        file = file / CONFIG_FILE
+    if not file.is_file():
+        raise BadInput(f"{file}: no experiment config here; create one with `posttrain new DIR`")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise BadInput(f"{file}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    return parse_config(text, str(file))
 
 
 def _line_of(node: Any, loc: tuple[Any, ...]) -> int:
@@ -225,3 +346,38 @@ def resolve_path(config_file: Path, value: str | None) -> Path | None:
         return None
     path = Path(value).expanduser()
     return path if path.is_absolute() else (config_file.parent / path)
+
+
+def missing_files(config: ExperimentConfig, config_file: Path) -> list[str]:
+    """``field.path: message`` for each local path in the config that does not exist.
+
+    Values without a path separator or file suffix may be `datasets` names and are not checked.
+    """
+    entries: list[tuple[str, str | None]] = [(f"data.train.{i}.path", s.path) for i, s in enumerate(config.data.train)]
+    entries += [("data.preference", config.data.preference), ("data.prompts", config.data.prompts)]
+    entries += [
+        ("data.knowledge", config.data.knowledge),
+        ("compute.accelerate_config", config.compute.accelerate_config),
+    ]
+    entries += [(f"evals.{i}.path", e.path) for i, e in enumerate(config.evals)]
+    entries += [(f"rewards.{i}.name", r.name.split(":")[0]) for i, r in enumerate(config.rewards) if ":" in r.name]
+    problems = []
+    for field, value in entries:
+        path = resolve_path(config_file, value)
+        looks_local = value is not None and ("/" in value or Path(value).suffix != "")
+        if path is not None and looks_local and not path.exists():
+            problems.append(f"{field}: {value} does not exist (relative to {config_file.parent})")
+    return problems
+
+
+def resolved_rewards(rewards: list[RewardSpec], reward_model_dir: str | Path) -> list[RewardSpec]:
+    """The rewards with ``reward_model`` replaced by ``learned:DIR``, DIR being this run's ``reward`` output.
+
+    >>> specs = [RewardSpec(name="reward_model"), RewardSpec(name="f.py:g")]
+    >>> [r.name for r in resolved_rewards(specs, "run/train/reward")]
+    ['learned:run/train/reward', 'f.py:g']
+    """
+    return [
+        RewardSpec(name=f"learned:{reward_model_dir}", weight=r.weight) if r.name == "reward_model" else r
+        for r in rewards
+    ]

@@ -69,6 +69,9 @@ def ensure_default_model() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)  # a second process waits here, then finds the work done
         if is_converted(target):
             return target
+        # Staging directories left by a process killed mid-conversion; nobody else converts while we hold the lock.
+        for stale in target.parent.glob(f".{DEFAULT_MODEL}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{DEFAULT_MODEL}-", dir=target.parent))
         try:
             convert_gguf(gguf, staging)

@@ -1,9 +1,86 @@
-"""Commands of this area; registered on the root app by ``harness.areas``."""
+"""``posttrain report`` and ``posttrain compare``; registered on the root app by ``harness.areas``."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to ``app`` (filled in by the area's issue)."""
+    """Add ``report`` and ``compare`` to ``app``."""
+    app.command("report")(report)
+    app.command("compare")(compare)
+
+
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (EXP/runs/<id>) or an experiment directory.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the report here instead of the run directory.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report's data as JSON.")] = False,
+) -> None:
+    """Write report.md and a self-contained report.html for a run, and print the verdict.
+
+    Example: posttrain report my-exp/runs/latest
+    """
+    from harness.report.render import write_report
+
+    data, md, html = write_report(run_dir, out)
+    if as_json:
+        typer.echo(data.model_dump_json(indent=2))
+        return
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    console.print(f"[bold]{data.verdict.sentence}[/]")
+    if data.verdict.advice:
+        console.print(data.verdict.advice)
+    for note in data.notes:
+        console.print(f"[yellow]note:[/] {note}")
+    console.print(f"wrote {md}\nwrote {html}")
+
+
+def compare(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Two or more run or experiment directories.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the aligned tables as JSON.")] = False,
+) -> None:
+    """Put the runs' variant × metric tables and verdicts side by side.
+
+    Example: posttrain compare exp-a/runs/latest exp-b/runs/latest
+    """
+    from harness.report.compare import compare_runs
+
+    data = compare_runs(run_dirs)
+    if as_json:
+        typer.echo(data.model_dump_json(indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    names = list(data.rows[0].cells) if data.rows else [r.run_id for r in data.runs]
+    table = Table(title="mean [95% CI] by run")
+    for column in ("eval set", "metric", "variant", *names):
+        table.add_column(column)
+    for row in data.rows:
+        cells = [f"{c[0]:.3f} [{c[1]:.3f}, {c[2]:.3f}]" if c else "–" for c in row.cells.values()]
+        table.add_row(row.eval_set, row.metric, row.variant, *cells)
+    console.print(table)
+    forgetting = Table(title="general skills: change in accuracy, points [95% CI]")
+    for column in ("run", "delta", "95% CI", "p"):
+        forgetting.add_column(column)
+    for name, run in zip(names, data.runs, strict=False):
+        o = run.forgetting_overall
+        forgetting.add_row(
+            name,
+            *(
+                [f"{o.delta * 100:+.1f}", f"{o.ci95[0] * 100:.1f} to {o.ci95[1] * 100:.1f}", f"{o.p_value:.3g}"]
+                if o
+                else ["–", "–", "–"]
+            ),
+        )
+    console.print(forgetting)
+    for name, run in zip(names, data.runs, strict=False):
+        console.print(f"[bold]{name}[/]: {run.verdict.sentence}")

@@ -1,9 +1,96 @@
-"""Commands of this area; registered on the root app by ``harness.areas``."""
+"""``posttrain run`` and ``posttrain demo``."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 
+def _console():  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def run(
+    directory: Annotated[Path, typer.Argument(help="The experiment folder (holds experiment.yaml).")] = Path("."),
+    only: Annotated[list[str] | None, typer.Option("--only", help="Run only this stage (repeatable).")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="Rerun from this stage on.")] = None,
+    force: Annotated[list[str] | None, typer.Option("--force", help="Rerun this stage even if unchanged.")] = None,
+    new: Annotated[
+        bool, typer.Option("--new", help="Start a new run folder instead of continuing the latest.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan with estimates; run nothing.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+) -> None:
+    """Run an experiment: check data → baselines → train → evaluate tuned → forgetting → report.
+
+    Reruns skip unchanged stages; an interrupted run resumes (training from its checkpoint).
+    Stages: check, baselines, train, tuned, forgetting, report.
+
+    Example: posttrain run my-exp --dry-run ; posttrain run my-exp ; posttrain run my-exp --from tuned
+    """
+    import json
+
+    console = _console()
+    if dry_run:
+        from harness.config import load_config
+        from harness.runner.estimate import estimate
+
+        config = load_config(directory)
+        rows = estimate(config, directory.resolve())
+        if json_out:
+            typer.echo(json.dumps(dict(rows), indent=2))
+            return
+        from rich.table import Table
+
+        table = Table(title=f"plan for {config.name}: methods {config.methods or ['(baselines only)']}")
+        table.add_column("what")
+        table.add_column("estimate on this machine")
+        for what, value in rows:
+            table.add_row(what, value)
+        console.print(table)
+        return
+    from harness.runner.pipeline import run_experiment
+
+    say = (lambda _line: None) if json_out else console.print
+    result = run_experiment(directory, only=only, start=start, force=force, new_run=new, say=say)
+    if json_out:
+        outcome = {"run_dir": str(result.run_dir), "stages": [o.__dict__ for o in result.outcomes]}
+        typer.echo(json.dumps(outcome, indent=2))
+    elif result.report_html.is_file():
+        console.print(f"report: [bold]{result.report_html}[/]")
+
+
+def demo(
+    example: Annotated[str, typer.Option("--example", help="A folder under examples/.")] = "support-assistant",
+    directory: Annotated[Path, typer.Option("--dir", help="Where the demo experiment is written.")] = Path(
+        "posttrain-demo"
+    ),
+    quick: Annotated[bool, typer.Option("--quick", help="A few steps and rows only (a smoke run).")] = False,
+) -> None:
+    """The whole loop on a shipped example: advice → scaffold → run → verdict and report.
+
+    Example: posttrain demo ; posttrain demo --example arithmetic --dir arith-demo
+    """
+    from advisor.render import render
+    from harness.runner.demo import run_demo
+
+    console = _console()
+    console.print(f"[bold]posttrain demo[/]: example [cyan]{example}[/] → {directory}/")
+    result = run_demo(
+        example,
+        directory,
+        quick=quick,
+        say=console.print,
+        show_advice=lambda advice: render(advice.recommendation, console),
+    )
+    console.print(f"\n[bold]verdict[/]: {result.verdict}")
+    console.print(f"report: [bold]{result.report_html}[/]")
+
+
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to ``app`` (filled in by the area's issue)."""
+    app.command("run")(run)
+    app.command("demo")(demo)

@@ -1,0 +1,166 @@
+"""The recommendation engine: a pure, deterministic function of the answers.
+
+``recommend(answers)`` scores the five approaches with the rules of ``advisor.rules``, picks the best
+(ties go to the cheaper approach), builds an ordered plan, and adds cautions, next steps and the
+smallest answer changes that would change the primary approach.
+
+>>> rec = recommend(Answers(goals=["capability"], success_check="exact_answer"))
+>>> rec.primary, rec.plan, rec.rl.reward
+('rl', ['rl'], 'verifiable')
+>>> recommend(Answers()).primary
+'prompting'
+"""
+
+from __future__ import annotations
+
+from advisor.rules import RULES, SFT_SOME
+from advisor.schema import (
+    PIPELINE_ORDER,
+    Answers,
+    Approach,
+    Ranked,
+    Reason,
+    Recommendation,
+    RLPlan,
+)
+
+# A secondary approach joins the plan when it scores at least this much: one strong reason (3) plus
+# supporting evidence (2). Below it, the approach has no real case of its own.
+PLAN_MIN = 5.0
+NAMES = {"prompting": "prompting", "rag": "RAG", "sft": "SFT", "dpo": "DPO", "rl": "RL (GRPO)"}
+POST_TRAINING: tuple[Approach, ...] = ("sft", "dpo", "rl")
+
+
+def _cited(text: str, keys: list[str] | tuple[str, ...], answers: Answers) -> str:
+    """A reason's text; the answers it rests on that the user did not give are marked as assumed defaults."""
+    assumed = [key for key in keys if key not in answers.model_fields_set]
+    if assumed:
+        values = ", ".join(f"{key}={getattr(answers, key)}" for key in assumed)
+        text += f" (assumed default: {values})"
+    return text
+
+
+def score(answers: Answers) -> dict[Approach, float]:
+    """Each approach's total score: the sum of the weights of the rules that hold.
+
+    >>> score(Answers(goals=["style"]))["prompting"]
+    6.0
+    """
+    totals: dict[Approach, float] = dict.fromkeys(PIPELINE_ORDER, 0.0)
+    for rule in RULES:
+        if rule.when(answers):
+            for approach, weight in rule.scores.items():
+                totals[approach] += weight  # type: ignore[index]
+    return totals
+
+
+def rank(totals: dict[Approach, float]) -> list[Approach]:
+    """Best first; a tie goes to the cheaper approach (the pipeline order is cheapest first).
+
+    >>> rank({"prompting": 1.0, "rag": 3.0, "sft": 3.0, "dpo": 0.0, "rl": -1.0})
+    ['rag', 'sft', 'prompting', 'dpo', 'rl']
+    """
+    return sorted(totals, key=lambda a: (-totals[a], PIPELINE_ORDER.index(a)))
+
+
+def primary_of(answers: Answers) -> Approach:
+    return rank(score(answers))[0]
+
+
+def plan_of(answers: Answers, totals: dict[Approach, float], primary: Approach) -> list[Approach]:
+    """The ordered steps: the primary, plus every other retrieval/training approach with a case of its own.
+
+    Retrieval comes first (the tuned model is then trained and evaluated with the retrieved context), SFT
+    comes before DPO and RL (they work best on a decent chat model), and prompting stands alone: it is the
+    baseline every experiment measures anyway.
+
+    >>> plan_of(Answers(model_stage="base"), {"prompting": 0, "rag": 0, "sft": 0, "dpo": 0, "rl": 9}, "rl")
+    ['sft', 'rl']
+    """
+    if primary == "prompting":
+        return ["prompting"]
+    steps: set[Approach] = {primary}
+    candidates: tuple[Approach, ...] = ("rag", *POST_TRAINING)
+    steps.update(a for a in candidates if totals[a] >= PLAN_MIN)
+    # DPO/RL need a model that already answers decently: a base model always needs SFT first; an
+    # instruct model gets it when demonstrations exist anyway.
+    needs_sft = answers.model_stage == "base" or (
+        answers.model_stage == "instruct" and answers.sft_examples >= SFT_SOME
+    )
+    if steps & {"dpo", "rl"} and needs_sft:
+        steps.add("sft")
+    return [a for a in PIPELINE_ORDER if a in steps]
+
+
+def sft_data_strategy(answers: Answers) -> str:
+    """Where SFT data should come from, given what the user has.
+
+    >>> sft_data_strategy(Answers(goals=["distillation"], teacher_model=True))
+    'distillation'
+    >>> sft_data_strategy(Answers(success_check="unit_tests"))
+    'best_of_n'
+    """
+    if answers.teacher_model and (answers.has_goal("distillation") or answers.sft_examples < SFT_SOME):
+        return "distillation"
+    # 5,000+ examples is a pool: keeping the best few thousand beats training on all of them.
+    if answers.sft_examples >= 5000:
+        return "filtering"
+    if answers.sft_examples < SFT_SOME and answers.verifiable:
+        return "best_of_n"
+    return "expert_writing"
+
+
+def recommend(answers: Answers, *, counterfactuals: bool = True) -> Recommendation:
+    """The full recommendation for ``answers`` (pure: same answers, same recommendation)."""
+    from advisor.counterfactuals import find_counterfactuals
+    from advisor.guidance import cautions_for, next_steps_for
+
+    reasons: dict[Approach, list[Reason]] = {a: [] for a in PIPELINE_ORDER}
+    for rule in RULES:
+        if rule.when(answers):
+            for approach, weight in rule.scores.items():
+                reasons[approach].append(  # type: ignore[index]
+                    Reason(
+                        rule=rule.id,
+                        text=_cited(rule.text(answers), rule.answers, answers),
+                        answers=list(rule.answers),
+                        weight=weight,
+                    )
+                )
+    totals = score(answers)
+    order = rank(totals)
+    primary = order[0]
+    plan = plan_of(answers, totals, primary)
+    if "sft" in plan and primary != "sft" and totals["sft"] < PLAN_MIN:
+        # SFT joined the plan as a preparation step, not on its own score: say why (weight 0, score unchanged).
+        keys = ["model_stage", "sft_examples"]
+        start = "a base model" if answers.model_stage == "base" else f"your {answers.sft_examples:,} demonstrations"
+        reasons["sft"].insert(
+            0,
+            Reason(
+                rule="sft_first",
+                text=_cited(f"{NAMES[primary]} works best on a model tuned with SFT first ({start})", keys, answers),
+                answers=keys,
+                weight=0.0,
+            ),
+        )
+    rl = RLPlan(reward="verifiable" if answers.verifiable else "learned") if "rl" in plan else None
+    strategy = sft_data_strategy(answers) if "sft" in plan else None
+    return Recommendation(
+        primary=primary,
+        plan=plan,
+        ranking=[
+            # Strongest reasons first; the plan's own reason (weight 0) leads.
+            Ranked(
+                approach=a,
+                score=totals[a],
+                reasons=sorted(reasons[a], key=lambda r: (r.rule != "sft_first", -abs(r.weight))),
+            )
+            for a in order
+        ],
+        cautions=cautions_for(answers, plan, strategy),
+        next_steps=next_steps_for(answers, plan, strategy),
+        counterfactuals=find_counterfactuals(answers, primary) if counterfactuals else [],
+        rl=rl,
+        sft_data_strategy=strategy,  # type: ignore[arg-type]
+    )

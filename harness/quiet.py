@@ -1,0 +1,41 @@
+"""Keep library chatter out of posttrain's own output.
+
+transformers and TRL emit FutureWarnings about their own renames, ``datasets`` draws a bar for every
+map, and lm-eval one per request type; the user reads our stage lines and the training bar instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from collections.abc import Iterator
+
+
+def quiet_libraries() -> None:
+    """Silence warnings and progress bars of the heavy libraries (call once, before they run)."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("DATASETS_VERBOSITY", "error")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(transformers|trl|peft|torch|lm_eval)\b")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    import logging
+
+    for name in ("lm_eval", "lm-eval", "transformers", "datasets", "peft", "trl", "chromadb", "httpx"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def no_progress_bars() -> Iterator[None]:
+    """No tqdm bars inside (tqdm reads ``TQDM_DISABLE`` each time a bar is made)."""
+    before = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = before

@@ -1,0 +1,168 @@
+"""``posttrain run --dry-run``: the plan with estimates of steps, tokens, time, memory and disk.
+
+Time comes from a FLOP count divided by this machine's measured matrix-multiply rate times an
+efficiency: forward ≈ 2·N FLOPs per token, backward ≈ 2·N more for activation gradients, plus 2·N for
+weight gradients when every weight trains (so LoRA ≈ 4·N, full fine-tuning ≈ 6·N per token).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.config import ExperimentConfig
+
+# Shares of the measured fp32 matmul peak that real work reaches on CPU, calibrated on the support
+# demo (2 cores): training ~35% (TRL), batched generation ~10% (small matrices, per-token overheads),
+# log-likelihood scoring ~80% (large batches, forward only).
+TRAIN_EFFICIENCY = 0.35
+GENERATE_EFFICIENCY = 0.10
+SCORE_EFFICIENCY = 0.80
+# One probe item is ~4 choices × ~25 tokens of context + continuation.
+TOKENS_PER_PROBE_ITEM = 4 * 25
+# What one process holds besides training: libraries, the eval model, the embedder (measured ~2.5 GiB).
+PROCESS_BASE_GIB = 2.5
+
+
+@dataclass
+class ModelShape:
+    params: int
+    hidden: int
+    layers: int
+    vocab: int
+    lora_params: int
+
+
+def model_shape(config: dict[str, Any], r: int) -> ModelShape:
+    """Parameter counts from a Llama-style ``config.json``.
+
+    >>> s = model_shape({"hidden_size": 576, "num_hidden_layers": 30, "intermediate_size": 1536,
+    ...                  "vocab_size": 49152, "num_attention_heads": 9, "num_key_value_heads": 3,
+    ...                  "tie_word_embeddings": True}, r=16)
+    >>> round(s.params / 1e6), round(s.lora_params / 1e6, 1)
+    (134, 4.9)
+    """
+    h, layers, vocab = config["hidden_size"], config["num_hidden_layers"], config["vocab_size"]
+    inter = config.get("intermediate_size", 4 * h)
+    heads = config.get("num_attention_heads", 1)
+    kv = h * config.get("num_key_value_heads", heads) // heads
+    per_layer = 2 * h * h + 2 * h * kv + 3 * h * inter  # q, o; k, v; gate, up, down
+    embeddings = vocab * h * (1 if config.get("tie_word_embeddings", False) else 2)
+    lora_per_layer = r * ((h + h) * 2 + (h + kv) * 2 + (h + inter) * 3)
+    return ModelShape(per_layer * layers + embeddings, h, layers, vocab, lora_per_layer * layers)
+
+
+def matmul_flops_per_s(seconds: float = 0.3) -> float:
+    """This machine's fp32 matrix-multiply rate, measured (1024² matrices, ~0.3 s)."""
+    import torch
+
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    torch.matmul(a, b)
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        torch.matmul(a, b)
+        count += 1
+    return 2 * 1024**3 * count / (time.perf_counter() - started)
+
+
+def _mean_tokens(path: Path | None, tokenizer: Any, sample: int = 200) -> tuple[int, float]:
+    from harness.data.io import read_records
+
+    if path is None or not path.exists():
+        return 0, 0.0
+    rows = read_records(path)
+    texts = [json.dumps(row, ensure_ascii=False) for row in rows[:sample]]
+    if not texts:
+        return len(rows), 0.0
+    lengths = [len(ids) for ids in tokenizer(texts)["input_ids"]]
+    return len(rows), sum(lengths) / len(lengths)
+
+
+def estimate(config: ExperimentConfig, exp_dir: Path) -> list[tuple[str, str]]:
+    """Rows of (what, estimate) for the dry-run table."""
+    from harness.config import resolve_path
+    from harness.models.loading import load_tokenizer, resolve_model
+
+    model_dir = resolve_model(config.model)
+    shape = model_shape(json.loads((model_dir / "config.json").read_text()), config.lora.r)
+    tokenizer = load_tokenizer(str(model_dir))
+    peak = matmul_flops_per_s()
+    cfg_file = exp_dir / "experiment.yaml"
+    rows: list[tuple[str, str]] = [
+        ("model", f"{config.model}: {shape.params / 1e6:.0f}M parameters"),
+        ("this machine", f"{peak / 1e9:.0f} GFLOP/s fp32 matmul (measured)"),
+    ]
+    per_token = (6 if config.lora.full_finetune else 4) * shape.params
+    total_train_s, total_tokens = 0.0, 0
+    for method in config.methods:
+        t = config.training.for_method(method)
+        path = {
+            "sft": config.data.train[0].path if config.data.train else None,
+            "dpo": config.data.preference,
+            "reward": config.data.preference,
+            "grpo": config.data.prompts,
+        }[method]
+        n_rows, mean_tokens = _mean_tokens(resolve_path(cfg_file, path), tokenizer)
+        per_step = t.batch_size * t.gradient_accumulation
+        steps = t.max_steps or max(1, math.ceil(t.epochs * n_rows / per_step))
+        seq = min(t.max_length, mean_tokens or t.max_length)
+        factor = 2 if method in ("dpo", "reward") else 1  # chosen + rejected
+        tokens = int(steps * per_step * seq * factor)
+        seconds = tokens * per_token / (peak * TRAIN_EFFICIENCY)
+        if method == "grpo":  # sampling dominates: num_generations completions per prompt
+            gen_tokens = steps * per_step * t.max_completion_length
+            seconds += gen_tokens * 2 * shape.params / (peak * GENERATE_EFFICIENCY)
+        if method == "dpo" and not config.lora.full_finetune:
+            seconds *= 1.5  # reference log-probs: one more forward pass with the adapter disabled
+        total_train_s += seconds
+        total_tokens += tokens
+        rows.append((f"train {method}", f"{steps} steps × {per_step} examples ≈ {tokens:,} tokens, ~{_dur(seconds)}"))
+    eval_rows = sum(
+        _mean_tokens(resolve_path(cfg_file, e.path), tokenizer)[0] if e.limit is None else e.limit for e in config.evals
+    )
+    variants = 1 + (config.baselines.few_shot > 0) + 2 * bool(config.data.knowledge) + bool(config.methods)
+    gen_tokens = eval_rows * variants * max(e.max_new_tokens for e in config.evals)
+    eval_s = gen_tokens * 2 * shape.params / (peak * GENERATE_EFFICIENCY) * 0.5  # answers stop early on average
+    rows.append(("evaluation", f"{eval_rows} examples × {variants} variants, ~{_dur(eval_s)}"))
+    forget_items = sum(_probe_items(task, config.forgetting.limit) for task in config.forgetting.tasks)
+    forget_flops = 2 * forget_items * TOKENS_PER_PROBE_ITEM * 2 * shape.params  # base and tuned
+    forget_s = forget_flops / (peak * SCORE_EFFICIENCY) if config.methods else 0
+    rows.append(("forgetting check", f"~{forget_items} items × 2 models, ~{_dur(forget_s)}"))
+    rows.append(("expected wall time", _dur(total_train_s + eval_s + forget_s + 30)))  # +30 s loading
+    t = config.training
+    seq = t.max_length
+    acts = t.batch_size * seq * (shape.layers * shape.hidden * 4 * 14 + shape.vocab * 4 * 3)
+    weights = shape.params * 4 * (4 if config.lora.full_finetune else 1) + shape.lora_params * 16
+    peak_gib = (weights + acts) / 2**30 + PROCESS_BASE_GIB
+    rows.append(("peak memory", f"~{peak_gib:.1f} GiB (training, plus libraries and the eval model)"))
+    adapter = shape.lora_params * 4 if not config.lora.full_finetune else shape.params * 4
+    disk = adapter * (1 + 3 * 2) * max(1, len(config.methods)) + 50 * 2**20
+    rows.append(("disk", f"~{disk / 2**20:.0f} MiB (adapters, 2 checkpoints each, results)"))
+    rows.append(("training tokens", f"{total_tokens:,}"))
+    return rows
+
+
+def _probe_items(task: str, limit: int | None) -> int:
+    """Items lm-eval will score for ``task``: the shipped probe's subtasks are counted, others guessed."""
+    from harness.forgetting import PROBE_GROUP, PROBE_TASKS_DIR
+
+    if task != PROBE_GROUP:
+        return limit or 1000
+    sizes = [f.read_text().count("\n") for f in sorted(Path(PROBE_TASKS_DIR).glob("*.jsonl"))]
+    return sum(min(n, limit) if limit else n for n in sizes)
+
+
+def _dur(seconds: float) -> str:
+    """
+    >>> _dur(42), _dur(125), _dur(7300)
+    ('42 s', '2.1 min', '2.0 h')
+    """
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -1,0 +1,105 @@
+"""``posttrain run``: the stages in order, skipping what is done, resuming what was interrupted."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.runner.context import RunContext, open_run, write_provenance
+from harness.runner.manifest import Manifest, hash_json
+from harness.runner.stages import STAGE_NAMES, STAGES, Stage, stage_named
+from posttrain.errors import BadInput
+
+
+@dataclass
+class StageOutcome:
+    name: str
+    status: str  # ran | skipped | disabled
+    wall_s: float = 0.0
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    outcomes: list[StageOutcome] = field(default_factory=list)
+
+    @property
+    def report_html(self) -> Path:
+        return self.run_dir / "report.html"
+
+
+def select_stages(only: list[str] | None, start: str | None, force: list[str] | None) -> tuple[set[str], set[str]]:
+    """Which stages may run and which must rerun even when unchanged.
+
+    >>> sorted(select_stages(["train"], None, None)[0])
+    ['train']
+    >>> run, forced = select_stages(None, "tuned", None)
+    >>> sorted(run), sorted(forced)
+    (['forgetting', 'report', 'tuned'], ['forgetting', 'report', 'tuned'])
+    """
+    for name in [*(only or []), *([start] if start else []), *(force or [])]:
+        stage_named(name)
+    selected = set(only) if only else set(STAGE_NAMES)
+    forced = set(force or [])
+    if start:
+        after = STAGE_NAMES[STAGE_NAMES.index(start) :]
+        selected &= set(after)
+        forced |= set(after)
+    return selected, forced
+
+
+def stage_hash(ctx: RunContext, stage: Stage) -> str:
+    """Own inputs plus when each upstream stage last finished: a rerun upstream reruns downstream."""
+    upstream = {dep: ctx.manifest.stages.get(dep, {}).get("finished") for dep in stage.reads}
+    return hash_json({"inputs": stage.inputs(ctx), "upstream": upstream})
+
+
+def run_experiment(
+    exp_dir: Path,
+    only: list[str] | None = None,
+    start: str | None = None,
+    force: list[str] | None = None,
+    new_run: bool = False,
+    say: Callable[[str], None] = print,
+) -> RunResult:
+    """Run an experiment folder's stages into ``runs/<id>/`` (the latest run unless ``new_run``)."""
+    from harness.quiet import quiet_libraries
+
+    quiet_libraries()
+    selected, forced = select_stages(only, start, force)
+    config, run_dir = open_run(exp_dir, new=new_run)
+    ctx = RunContext(exp_dir=exp_dir.resolve(), config=config, run_dir=run_dir, manifest=Manifest(run_dir), say=say)
+    write_provenance(ctx)
+    result = RunResult(run_dir=run_dir)
+    for stage in STAGES:
+        if stage.name not in selected:
+            continue
+        if not stage.enabled(ctx):
+            result.outcomes.append(StageOutcome(stage.name, "disabled"))
+            continue
+        missing = [d for d in stage.depends if _needed(ctx, d) and not _finished(ctx, d)]
+        if missing:
+            raise BadInput(f"stage {stage.name} needs {', '.join(missing)} first; run `posttrain run` without --only")
+        digest = stage_hash(ctx, stage)
+        if stage.name not in forced and ctx.manifest.is_done(stage.name, digest):
+            say(f"[dim]✓ {stage.name}: unchanged, skipped[/]")
+            result.outcomes.append(StageOutcome(stage.name, "skipped"))
+            continue
+        say(f"[bold]▶ {stage.name}[/]: {stage.description}")
+        ctx.manifest.mark(stage.name, digest, "running")
+        started = time.perf_counter()
+        stage.run(ctx)
+        wall = time.perf_counter() - started
+        ctx.manifest.mark(stage.name, digest, "done", wall_s=round(wall, 2))
+        result.outcomes.append(StageOutcome(stage.name, "ran", wall))
+    return result
+
+
+def _needed(ctx: RunContext, name: str) -> bool:
+    return stage_named(name).enabled(ctx)
+
+
+def _finished(ctx: RunContext, name: str) -> bool:
+    return ctx.manifest.stages.get(name, {}).get("status") == "done"

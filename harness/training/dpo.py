@@ -1,0 +1,23 @@
+"""DPO: ``DPOTrainer`` on prompt/chosen/rejected pairs.
+
+Started from an SFT adapter (``--adapter``), TRL copies it into a frozen ``ref`` adapter, so the
+reference model is the SFT model, not the base; without one the reference is the base model
+(the adapter disabled), which costs no extra memory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.training.request import TrainRequest
+
+
+def build_dpo(
+    request: TrainRequest, model: Any, tokenizer: Any, common: dict[str, Any], train: Any, evals: Any, peft: Any
+) -> Any:
+    from trl import DPOConfig, DPOTrainer
+
+    args = DPOConfig(**common, beta=request.training.dpo_beta, max_length=request.training.max_length)
+    return DPOTrainer(
+        model=model, args=args, train_dataset=train, eval_dataset=evals, processing_class=tokenizer, peft_config=peft
+    )

