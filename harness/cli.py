@@ -1,21 +1,74 @@
 """The root ``posttrain`` command: composes each area's commands and turns errors into one line.
 
-Every area registers its own commands (``register(app)``); this module only wires them together,
-so ``posttrain --help`` imports nothing heavy. Exit codes: 0 ok, 1 a check failed, 2 bad input.
+Every area registers its own commands (``register(app)``); :data:`harness.areas.COMMANDS` says which
+module owns which command, and :class:`LazyGroup` imports an area only when one of its commands runs, so
+``posttrain --help`` imports no area at all. Exit codes: 0 ok, 1 a check failed, 2 bad input.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+import typer._click as click
+from typer.core import TyperCommand, TyperGroup
+from typer.main import get_group
 
+from harness.areas import COMMANDS
 from posttrain import __version__
 from posttrain.errors import PosttrainError
 
+
+class LazyGroup(TyperGroup):
+    """The root group: lists every command from :data:`harness.areas.COMMANDS` without importing it.
+
+    Until a command is run (or its ``--help`` shown) it is a stub holding only its name and one-line help,
+    so ``posttrain --help`` and ``posttrain advise`` import one area at most (targets: bench/cli_startup.py).
+    """
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self._listing = False
+        for name, (_, short_help) in COMMANDS.items():
+            # Stubs keep the table's order and let "Did you mean …?" see every name.
+            self.commands.setdefault(name, _Stub(name=name, help=short_help))
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True  # the listing needs only names and short help: leave the stubs in place
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = self.commands.get(cmd_name)
+        if isinstance(command, _Stub) and not self._listing:
+            command = self._load(cmd_name)
+        return command
+
+    def _load(self, name: str) -> click.Command:
+        """Import the area that owns ``name`` and swap its real commands in for their stubs."""
+        module, function = COMMANDS[name][0].split(":")
+        area = typer.Typer(rich_markup_mode=self.rich_markup_mode, add_completion=False)
+        getattr(importlib.import_module(module), function)(area)
+        for real_name, real in get_group(area).commands.items():
+            if isinstance(self.commands.get(real_name), _Stub):
+                self.commands[real_name] = real
+        command = self.commands[name]
+        if isinstance(command, _Stub):  # the table names a module that does not add this command
+            raise RuntimeError(f"{COMMANDS[name][0]} did not register the command {name!r}")
+        return command
+
+
+class _Stub(TyperCommand):
+    """A not-yet-imported command: its name and short help only."""
+
+
 app = typer.Typer(
+    cls=LazyGroup,
     name="posttrain",
     help=(
         "Decide how to adapt a language model — prompting, RAG, SFT, DPO or RL — and prove it.\n\n"
@@ -44,20 +97,6 @@ def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback of an error.")] = False,
 ) -> None:
     _state["debug"] = debug
-
-
-def _register_areas() -> None:
-    # Each area module is import-light: heavy libraries load inside the command bodies.
-    from advisor.cli import register as register_advisor
-    from harness.areas import register_harness
-    from rag_baseline.cli import register as register_rag
-
-    register_advisor(app)
-    register_harness(app)
-    register_rag(app)
-
-
-_register_areas()
 
 
 def _print_error(message: str) -> None:

@@ -205,7 +205,11 @@ def _paired_scores(
 
 
 def _comparisons(results: Results, variants: list[VariantRow]) -> tuple[list[Comparison], dict[tuple[str, str], str]]:
-    """Each variant against the best baseline of its eval set, per metric, example by example."""
+    """Each variant against the best baseline of its eval set, per metric, example by example.
+
+    Fine-tuned variants are also compared with plain prompting when that is not the best baseline,
+    so the report answers both "did it beat the best alternative" and "did it beat the starting point".
+    """
     comparisons: list[Comparison] = []
     best: dict[tuple[str, str], str] = {}
     for eval_set in dict.fromkeys(v.eval_set for v in variants):
@@ -216,30 +220,39 @@ def _comparisons(results: Results, variants: list[VariantRow]) -> tuple[list[Com
                 continue
             leader = max(baselines, key=lambda v: v.metrics[metric].mean).variant
             best[(eval_set, metric)] = leader
+            has_prompt = any(v.variant == "prompt" for v in baselines)
             for v in rows:
-                if v.variant == leader or metric not in v.metrics:
+                if metric not in v.metrics:
                     continue
-                pairs = _paired_scores(results[(eval_set, leader)], results[(eval_set, v.variant)], metric)
-                if not pairs:
-                    continue
-                a, b = [p[1] for p in pairs], [p[2] for p in pairs]
-                paired, test = compare_paired(a, b)
-                comparisons.append(
-                    Comparison(
-                        eval_set=eval_set,
-                        metric=metric,
-                        variant=v.variant,
-                        baseline=leader,
-                        difference=paired.difference,
-                        ci95=paired.ci95,
-                        p_value=paired.p,
-                        test=test,
-                        n=len(pairs),
-                        wins=sum(y > x for x, y in zip(a, b, strict=True)),
-                        losses=sum(y < x for x, y in zip(a, b, strict=True)),
-                    )
-                )
+                against = [leader] if v.variant != leader else []
+                if v.variant not in BASELINES and has_prompt and leader != "prompt":
+                    against.append("prompt")
+                for baseline in against:
+                    found = _compare(results, eval_set, metric, baseline, v.variant)
+                    if found is not None:
+                        comparisons.append(found)
     return comparisons, best
+
+
+def _compare(results: Results, eval_set: str, metric: str, baseline: str, variant: str) -> Comparison | None:
+    pairs = _paired_scores(results[(eval_set, baseline)], results[(eval_set, variant)], metric)
+    if not pairs:
+        return None
+    a, b = [p[1] for p in pairs], [p[2] for p in pairs]
+    paired, test = compare_paired(a, b)
+    return Comparison(
+        eval_set=eval_set,
+        metric=metric,
+        variant=variant,
+        baseline=baseline,
+        difference=paired.difference,
+        ci95=paired.ci95,
+        p_value=paired.p,
+        test=test,
+        n=len(pairs),
+        wins=sum(y > x for x, y in zip(a, b, strict=True)),
+        losses=sum(y < x for x, y in zip(a, b, strict=True)),
+    )
 
 
 def _advised_primary(run: Path, config: dict[str, Any]) -> str | None:

@@ -69,7 +69,11 @@ def verdict_sentence(
     for eval_set, metric in primary.items():
         leader = best_baseline.get((eval_set, metric))
         scale, unit = scale_of([v for v in variants if v.eval_set == eval_set], metric)
-        tuned = [c for c in comparisons if c.eval_set == eval_set and c.metric == metric and c.variant not in BASELINES]
+        tuned = [
+            c
+            for c in comparisons
+            if c.eval_set == eval_set and c.metric == metric and c.variant not in BASELINES and c.baseline == leader
+        ]
         if leader is None:
             continue
         if not tuned:

@@ -212,7 +212,7 @@ def run_train(ctx: RunContext) -> None:
             base_dir=str(ctx.exp_dir),
         )
         summary = train(request)
-        ctx.say(f"  {method}: {summary.line()}")
+        ctx.say(f"  {summary.line()}")
         if method != "reward":
             previous = out
 
