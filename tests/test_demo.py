@@ -43,7 +43,7 @@ def test_quick_demo_runs_every_stage_and_reruns_for_free(tmp_path, default_model
         summary = json.loads((run_dir / "eval" / variant / "format" / "summary.json").read_text())
         assert summary["n"] == 8
     html = (run_dir / "report.html").read_text()
-    assert "tuned_rag" in html and "posttrain_general" in html
+    assert "fine-tuning + RAG" in html and "General skills" in html
     assert (run_dir / "verdict.txt").read_text().strip()
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert config["advised"]["primary"] == "sft"

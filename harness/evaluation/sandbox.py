@@ -217,10 +217,13 @@ def run_tests(
             "OPENBLAS_NUM_THREADS": "1",  # threads count against RLIMIT_NPROC
             "OMP_NUM_THREADS": "1",
         }
+        # The real interpreter, not the venv's symlink: a venv under /tmp vanishes behind the private
+        # /tmp mount, and generated code needs only the standard library anyway.
+        interpreter = os.path.realpath(sys.executable)
         # -I: ignore PYTHON* variables and the user site, and keep the script's dir off sys.path.
-        command = [sys.executable, "-I", "program.py"]
+        command = [interpreter, "-I", "program.py"]
         if isolation != "rlimits-only":
-            command = [sys.executable, "-I", "-c", _PID1_LAUNCHER]
+            command = [interpreter, "-I", "-c", _PID1_LAUNCHER]
         started = time.perf_counter()
         proc = subprocess.Popen(
             command,
@@ -234,7 +237,7 @@ def run_tests(
                 memory_mb * 1024**2,
                 max_processes,
                 file_mb * 1024**2,
-                _blocked_ancestor(os.path.realpath(sys.executable)) if isolation == "namespaces" else None,
+                _blocked_ancestor(interpreter) if isolation == "namespaces" else None,
                 program,
             ),
         )
