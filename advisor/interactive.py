@@ -249,7 +249,13 @@ class ArrowPrompter:
                 validate=lambda picked: bool(picked) or "pick at least one (Space ticks)",
                 **self._io,
             )
-            return self._with_signals(prompt)
+            # questionary would leave "done (3 selections)" behind; show what was picked instead.
+            prompt.application.erase_when_done = True
+            picked = self._with_signals(prompt)
+            if not isinstance(picked, _Signal):
+                labels = [o.label.split(" — ")[0] for o in question.options if o.value in picked]
+                self.say(f"{qmark} {question.text} {', '.join(labels)}")
+            return picked
         if question.type == "bool":
             prompt = questionary.confirm(
                 question.text,

@@ -41,6 +41,9 @@ FIGURES: dict[str, list[tuple[str, str, str]]] = {
         ("train wall ratio posttrain / plain TRL", r"posttrain / plain TRL: ([\d.]+)", "≤ 1.05"),
         ("posttrain training share of fp32 peak", r"posttrain\s+wall.*= (\d+%) of fp32 peak", "≥ 50%"),
     ],
+    "cuda_check.py": [
+        ("CUDA paths: SFT, DPO, GRPO and eval on cuda/bf16", r"cuda paths: (\S+)", "ok"),
+    ],
     "best_of_n_speed.py": [
         ("best-of-N samples/s (batched)", r"batched:.*= ([\d.]+) samples/s", "—"),
     ],

@@ -10,6 +10,7 @@ import contextlib
 import os
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 
 def quiet_libraries() -> None:
@@ -30,13 +31,25 @@ def quiet_libraries() -> None:
 
 @contextlib.contextmanager
 def no_progress_bars() -> Iterator[None]:
-    """No tqdm bars inside (tqdm reads ``TQDM_DISABLE`` each time a bar is made)."""
-    before = os.environ.get("TQDM_DISABLE")
-    os.environ["TQDM_DISABLE"] = "1"
+    """No tqdm bars inside, including bars of libraries that imported tqdm already.
+
+    ``TQDM_DISABLE`` would not do: tqdm reads its environment overrides once, when it is imported.
+
+    >>> from tqdm import tqdm
+    >>> with no_progress_bars():
+    ...     tqdm(total=3).disable
+    True
+    """
+    from tqdm import std
+
+    original = std.tqdm.__init__
+
+    def silent_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs["disable"] = True
+        original(self, *args, **kwargs)
+
+    std.tqdm.__init__ = silent_init  # type: ignore[method-assign]
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop("TQDM_DISABLE", None)
-        else:
-            os.environ["TQDM_DISABLE"] = before
+        std.tqdm.__init__ = original  # type: ignore[method-assign]

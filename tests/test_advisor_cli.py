@@ -218,5 +218,7 @@ def test_arrow_key_prompts_through_prompt_toolkit(capsys) -> None:
     assert answers.repeated_instructions is False
     assert (answers.sft_examples, answers.success_check, answers.compute) == (2000, "unit_tests", "gpu_24gb")
     assert answers.eval_examples == 300
-    assert "why: A few simple rules" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "why: A few simple rules" in err
+    assert "What should change in the model's behaviour? format, capability" in err
     assert recommend(answers).primary == "sft"

@@ -200,3 +200,23 @@ def test_run_without_training_or_forgetting_still_reports(run_dir: Path) -> None
     assert "nothing was fine-tuned" in data.verdict.sentence
     assert data.verdict.advice_held is None or "no sft variant" in (data.verdict.advice or "")
     assert "No training in this run" in render_html(data, plots={})
+
+
+def test_verdict_is_one_sentence_over_several_eval_sets() -> None:
+    from harness.report.data import Comparison, MetricCell, VariantRow
+    from harness.report.verdict import verdict_sentence
+
+    variants, comparisons = [], []
+    for eval_set in ("facts", "format"):
+        for variant, mean in (("prompt", 0.2), ("tuned", 0.6)):
+            cell = {"contains": MetricCell(mean=mean, ci95=(mean, mean), n=40)}
+            variants.append(VariantRow(eval_set=eval_set, variant=variant, metrics=cell))
+        comparisons.append(
+            Comparison(eval_set=eval_set, metric="contains", variant="tuned", baseline="prompt", difference=0.4,
+                       ci95=(0.2, 0.6), p_value=0.001, test="McNemar exact", n=40, wins=16, losses=0)
+        )  # fmt: skip
+    primary = {"facts": "contains", "format": "contains"}
+    leaders = {("facts", "contains"): "prompt", ("format", "contains"): "prompt"}
+    sentence = verdict_sentence(variants, comparisons, primary, leaders, None)
+    assert sentence.startswith("On facts (contains), fine-tuning beat prompting by 40.0 points")
+    assert "; on format (contains), fine-tuning beat" in sentence and sentence.count("On ") == 1

@@ -118,6 +118,20 @@ def test_run_skips_unchanged_stages_and_reruns_dependents(tmp_path, tiny_model_d
         "report": "ran",
     }
 
+    # A changed training setting retrains from scratch; the earlier adapter is set aside, not deleted
+    # (the trainer itself refuses to resume checkpoints made with other settings).
+    before = json.loads((run_dir / "train" / "sft" / "provenance.json").read_text())["fingerprint"]
+    config["training"]["learning_rate"] = 1e-3
+    (exp / "experiment.yaml").write_text(yaml.safe_dump(config))
+    lines: list[str] = []
+    fourth = {o.name: o.status for o in run_experiment(exp, say=lines.append).outcomes}
+    assert [fourth[n] for n in ("baselines", "train", "tuned", "forgetting")] == ["skipped", "ran", "ran", "ran"]
+    after = json.loads((run_dir / "train" / "sft" / "provenance.json").read_text())["fingerprint"]
+    assert after != before
+    (kept,) = (run_dir / "superseded").iterdir()
+    assert json.loads((kept / "sft" / "provenance.json").read_text())["fingerprint"] == before
+    assert any(f"kept as superseded/{kept.name}/" in line for line in lines)
+
 
 @pytest.mark.slow
 def test_killed_run_resumes_without_redoing_baselines(tmp_path, tiny_model_dir):

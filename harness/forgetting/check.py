@@ -8,11 +8,12 @@ and its p-value from McNemar's exact test on the items that changed.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -200,18 +201,19 @@ def _evaluate(
         dtype="float32" if device == "cpu" else "auto",
     )
     try:
-        output: Any = simple_evaluate(
-            model=lm,
-            tasks=list(tasks),
-            task_manager=manager,
-            limit=limit,
-            log_samples=True,
-            bootstrap_iters=0,  # our own paired statistics replace lm-eval's unpaired stderr
-            random_seed=0,
-            numpy_random_seed=0,
-            torch_random_seed=0,
-            fewshot_random_seed=0,
-        )
+        with _skip_environment_probe():
+            output: Any = simple_evaluate(
+                model=lm,
+                tasks=list(tasks),
+                task_manager=manager,
+                limit=limit,
+                log_samples=True,
+                bootstrap_iters=0,  # our own paired statistics replace lm-eval's unpaired stderr
+                random_seed=0,
+                numpy_random_seed=0,
+                torch_random_seed=0,
+                fewshot_random_seed=0,
+            )
     finally:
         del lm
     if output is None:
@@ -228,6 +230,25 @@ def _items(samples: list[dict[str, Any]]) -> list[tuple[float, list[Any]]]:
         outputs = [r[0] if isinstance(r, (list, tuple)) else r for r in sample["filtered_resps"]]
         rows.append((float(sample[metric]), outputs))
     return rows
+
+
+@contextlib.contextmanager
+def _skip_environment_probe() -> Iterator[None]:
+    """Leave out what lm-eval adds to its results after each evaluation and posttrain never reads.
+
+    That is the working directory's git commit (git prints "fatal: not a git repository" outside one)
+    and torch's environment report (1.3 s of subprocesses here); a run's versions.json records the
+    versions instead.
+    """
+    import lm_eval.evaluator as evaluator
+
+    saved = evaluator.get_git_commit_hash, evaluator.add_env_info
+    evaluator.get_git_commit_hash = lambda: None
+    evaluator.add_env_info = lambda storage: None
+    try:
+        yield
+    finally:
+        evaluator.get_git_commit_hash, evaluator.add_env_info = saved
 
 
 def _quiet_lm_eval() -> None:

@@ -98,6 +98,7 @@ def verdict_sentence(
                 f"difference {points(best.difference, scale)}{unit}, {interval}, "
                 f"{p_clause(best.p_value)}"
             )
+    parts = parts[:1] + [part[0].lower() + part[1:] for part in parts[1:]]  # one sentence: "…; on facts …"
     sentence = "; ".join(parts) if parts else "No comparison could be made"
     if forgetting is not None:
         significance = (

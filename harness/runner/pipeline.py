@@ -88,6 +88,9 @@ def run_experiment(
             result.outcomes.append(StageOutcome(stage.name, "skipped"))
             continue
         say(f"[bold]▶ {stage.name}[/]: {stage.description}")
+        previous = ctx.manifest.stages.get(stage.name)
+        if previous and (previous.get("hash") != digest or stage.name in forced):
+            set_aside(ctx, stage)  # same hash and unfinished: an interrupted run, which resumes instead
         ctx.manifest.mark(stage.name, digest, "running")
         started = time.perf_counter()
         stage.run(ctx)
@@ -95,6 +98,23 @@ def run_experiment(
         ctx.manifest.mark(stage.name, digest, "done", wall_s=round(wall, 2))
         result.outcomes.append(StageOutcome(stage.name, "ran", wall))
     return result
+
+
+def set_aside(ctx: RunContext, stage: Stage) -> None:
+    """Move the stage's earlier outputs to ``superseded/<folder>-<time>/``: stale, but not ours to delete."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for folder in stage.outputs:
+        path = ctx.run_dir / folder
+        if not path.exists():
+            continue
+        target = ctx.run_dir / "superseded" / f"{folder}-{stamp}"
+        for n in range(2, 100):
+            if not target.exists():
+                break
+            target = target.with_name(f"{folder}-{stamp}-{n}")
+        target.parent.mkdir(exist_ok=True)
+        path.rename(target)
+        ctx.say(f"  settings changed: the earlier {folder}/ is kept as {target.relative_to(ctx.run_dir)}/")
 
 
 def _needed(ctx: RunContext, name: str) -> bool:

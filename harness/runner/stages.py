@@ -24,6 +24,9 @@ class Stage:
     inputs: Callable[[RunContext], dict[str, Any]]
     run: Callable[[RunContext], None]
     enabled: Callable[[RunContext], bool] = lambda ctx: True
+    # Folders of the run this stage writes and resumes from; when its inputs change (or it is forced)
+    # the earlier ones are set aside, so the new settings start afresh and nothing is deleted.
+    outputs: tuple[str, ...] = ()
 
     @property
     def reads(self) -> tuple[str, ...]:
@@ -281,6 +284,7 @@ STAGES: tuple[Stage, ...] = (
         _train_inputs,
         run_train,
         enabled=lambda ctx: bool(ctx.config.methods),
+        outputs=("train",),
     ),
     Stage(
         "tuned",
