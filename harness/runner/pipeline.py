@@ -107,14 +107,13 @@ def set_aside(ctx: RunContext, stage: Stage) -> None:
         path = ctx.run_dir / folder
         if not path.exists():
             continue
-        target = ctx.run_dir / "superseded" / f"{folder}-{stamp}"
-        for n in range(2, 100):
-            if not target.exists():
-                break
+        target, n = ctx.run_dir / "superseded" / f"{folder}-{stamp}", 1
+        while target.exists():  # twice in one second (tests do that)
+            n += 1
             target = target.with_name(f"{folder}-{stamp}-{n}")
         target.parent.mkdir(exist_ok=True)
         path.rename(target)
-        ctx.say(f"  settings changed: the earlier {folder}/ is kept as {target.relative_to(ctx.run_dir)}/")
+        ctx.say(f"  starting afresh: the earlier {folder}/ is kept as {target.relative_to(ctx.run_dir)}/")
 
 
 def _needed(ctx: RunContext, name: str) -> bool:
