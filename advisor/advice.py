@@ -51,14 +51,14 @@ def _parse(path: Path, text: str) -> Any:
             return json.loads(text)
         except json.JSONDecodeError as error:
             raise BadInput(f"{path}:{error.lineno}: not valid JSON: {error.msg}") from None
-    import yaml
+        except RecursionError:
+            raise BadInput(f"{path}: the JSON is nested too deeply to read") from None
+        except ValueError as error:  # e.g. an integer over Python's 4,300-digit limit
+            raise BadInput(f"{path}: not usable JSON: {error}") from None
+    from posttrain.safe_files import load_yaml
 
-    try:
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise BadInput(f"{where}: not valid YAML: {getattr(error, 'problem', error)}") from None
+    # Aliases are limited by their expansion: an alias bomb ("billion laughs") is refused, not expanded.
+    return load_yaml(text, str(path))
 
 
 def answers_problems(data: Any, source: str = "answers", text: str = "") -> list[str]:
@@ -67,8 +67,8 @@ def answers_problems(data: Any, source: str = "answers", text: str = "") -> list
     >>> for line in answers_problems({"goals": ["speed"], "compute": "tpu", "colour": 1}, "a.yaml"):
     ...     print(line)
     a.yaml: colour: unknown key; allowed keys: goals, instruction_complexity, repeated_instructions, \
-repeated_corrections, knowledge_changes, knowledge_docs, sft_examples, preference_pairs, success_check, \
-teacher_model, model_stage, compute, eval_examples, forgetting_tolerance
+repeated_corrections, knowledge_changes, knowledge_docs, sft_examples, preference_pairs, feedback_labels, \
+success_check, answer_type, rl_prompts, teacher_model, model_stage, compute, eval_examples, forgetting_tolerance
     a.yaml: goals: 'speed' is not allowed; expected a list of one or more of knowledge, style, format, \
 capability, identity, distillation, agent
     a.yaml: compute: 'tpu' is not allowed; expected one of cpu, gpu_24gb, gpu_80gb, multi_gpu
@@ -111,13 +111,17 @@ capability, identity, distillation, agent
 
 def load_answers(path: str | Path) -> Answers:
     """Read an answers file (YAML or JSON); raise ``BadInput`` listing every problem."""
+    from posttrain.safe_files import YAML_LIMIT_ENV, read_text, yaml_limit_bytes
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise BadInput(f"{path}: cannot read the answers file: {error.strerror}") from None
+    # A regular file within the size limit: a FIFO or /dev/zero is refused by name before opening.
+    text = read_text(path, "answers file", yaml_limit_bytes(), YAML_LIMIT_ENV)
     data = _parse(path, text)
-    if isinstance(data, dict) and "answers" in data and set(data) <= {"answers", "recommendation", "posttrain_version"}:
+    if (
+        isinstance(data, dict)
+        and "answers" in data
+        and set(data) <= {"answers", "recommendation", "posttrain_version", "data_sources"}
+    ):
         data = data["answers"]  # an advice.json: its answers are re-advised (e.g. after the rules changed)
     problems = answers_problems(data, str(path), text)
     if problems:
@@ -152,11 +156,10 @@ def save_advice(advice: Advice, path: str | Path) -> Path:
 
 def load_advice(path: str | Path) -> Advice:
     """Read advice.json written by ``posttrain advise --out``; ``BadInput`` names each problem."""
+    from posttrain.safe_files import YAML_LIMIT_ENV, read_text, yaml_limit_bytes
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise BadInput(f"{path}: cannot read the advice file: {error.strerror}") from None
+    text = read_text(path, "advice file", yaml_limit_bytes(), YAML_LIMIT_ENV)
     try:
         return Advice.model_validate_json(text)
     except ValidationError as error:

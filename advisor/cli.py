@@ -7,13 +7,22 @@ so pydantic, yaml, rich and questionary are imported inside the command body onl
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+if TYPE_CHECKING:
+    from advisor.survey import Surveyor
 
-def register(app: typer.Typer) -> None:
-    """Add ``advise`` to ``app``."""
+# The ``--data`` counter, plugged in by whoever registers the command (the root CLI passes harness's,
+# which uses `data check`'s format detection; the advisor itself must not import harness).
+_SURVEYOR: list[Surveyor] = []
+
+
+def register(app: typer.Typer, surveyor: Surveyor | None = None) -> None:
+    """Add ``advise`` to ``app``; ``surveyor`` counts the data behind ``--data DIR``."""
+    if surveyor is not None:
+        _SURVEYOR[:] = [surveyor]
     app.command("advise")(advise)
 
 
@@ -27,6 +36,16 @@ def advise(
             show_default=False,
         ),
     ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="An experiment or any folder of data files: count SFT rows, preference pairs, unpaired labels, "
+            "RL prompts with answers or tests, eval rows and knowledge documents, and pre-fill those answers "
+            "(answers you give still win).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answers and recommendation as JSON.")] = False,
     out: Annotated[
         Path | None,
@@ -37,22 +56,40 @@ def advise(
 
     Asks a few questions (arrow keys on a terminal, plain prompts otherwise), or reads them from --answers.
 
-    Example: posttrain advise --answers examples/support-assistant/answers.yaml --out advice.json
+    Example: posttrain advise --answers examples/support-assistant/answers.yaml --data my-exp --out advice.json
     """
-    from advisor.advice import advise_from_file, make_advice, save_advice
+    from advisor.advice import load_answers, make_advice, save_advice
+    from advisor.engine import recommend
+    from advisor.schema import Answers
 
+    survey = None
+    if data is not None:
+        from posttrain.errors import BadInput
+
+        if not _SURVEYOR:
+            raise BadInput("--data: no data surveyor is registered; run it as `posttrain advise --data DIR`")
+        survey = _SURVEYOR[0](data)
     if answers is not None:
-        advice = advise_from_file(answers)
+        given = load_answers(answers)
+        if survey is not None:
+            from advisor.survey import merge_answers
+
+            explicit = given.model_dump(include=given.model_fields_set)
+            given = Answers.model_validate(merge_answers(explicit, survey))
+            _say_survey(survey, set(explicit))
     else:
-        from advisor.engine import recommend
         from advisor.interactive import Quit, interactive_answers
 
+        if survey is not None:
+            _say_survey(survey, set())
         try:
-            given = interactive_answers()
-        except Quit:
+            given = interactive_answers(given=survey.answers if survey else None)
+        except (Quit, KeyboardInterrupt):
             typer.echo("quit: nothing recommended or saved", err=True)
             raise typer.Exit(130) from None
-        advice = make_advice(given, recommend(given))
+    advice = make_advice(given, recommend(given))
+    if survey is not None:
+        advice.data_sources = survey.sources
     if out is not None:
         save_advice(advice, out)
     if as_json:
@@ -61,3 +98,12 @@ def advise(
         from advisor.render import render
 
         render(advice.recommendation, saved=str(out) if out else None)
+
+
+def _say_survey(survey: object, explicit: set[str]) -> None:
+    from advisor.survey import DataSurvey
+
+    assert isinstance(survey, DataSurvey)
+    typer.echo(f"From the data in {survey.directory}:", err=True)
+    for line in survey.lines(explicit) or ["no data files found"]:
+        typer.echo(f"  {line}", err=True)

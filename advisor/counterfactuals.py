@@ -5,6 +5,12 @@ For each approach that can come first, keep the cheapest change, where cheap mea
 can act on (collect more data, get a teacher) before a fact about the use case (its goals), and for
 counts the value nearest to the current one.
 
+A change counts only when it makes sense: the approach it puts first must meet its prerequisites after
+the change (the engine's ranking guarantees that) and must have gained score from it, so the flip comes
+from a reason *for* that approach, not merely from weakening the current one ("with fewer documents,
+DPO would come first" is no advice). Nobody turns their model back into a base model, so that is never
+offered.
+
 >>> from advisor.schema import Answers
 >>> [c.text for c in find_counterfactuals(Answers(goals=["style"], model_stage="sft_done"), "prompting")][:1]
 ['with about 200 preference pairs, DPO would come first']
@@ -22,7 +28,9 @@ from advisor.schema import Answers, Approach, Counterfactual
 # Keys in the order a user can act on them; earlier is a "smaller" change.
 KEY_ORDER = (
     "preference_pairs",
+    "feedback_labels",
     "sft_examples",
+    "rl_prompts",
     "teacher_model",
     "success_check",
     "knowledge_docs",
@@ -40,11 +48,15 @@ COUNT_LADDER = {
     "sft_examples": (0, 50, 100, 200, 300, 500, 1000, 3000, 10000),
     "preference_pairs": (0, 50, 100, 200, 300, 500, 1000, 3000, 10000),
     "knowledge_docs": (0, 3, 10, 30, 100, 1000),
+    "feedback_labels": (0, 100, 400, 1000, 5000, 20000),
+    "rl_prompts": (0, 50, 200, 1000, 5000),
 }
 PHRASES: dict[str, Any] = {
     "preference_pairs": "with about {:,} preference pairs",
     "sft_examples": "with about {:,} SFT demonstrations",
     "knowledge_docs": "with about {:,} knowledge documents",
+    "feedback_labels": "with about {:,} unpaired good/bad labels",
+    "rl_prompts": "with about {:,} training prompts with known answers or tests",
     "teacher_model": {True: "with a stronger teacher model to generate data", False: "without a teacher model"},
     "repeated_instructions": {
         True: "if the same instructions were pasted into every prompt",
@@ -107,7 +119,7 @@ def _options(answers: Answers, key: str) -> Iterator[tuple[Any, float]]:
         yield not current, 0.0
     else:
         for value in get_args(Answers.model_fields[key].annotation):
-            if value != current:
+            if value != current and not (key == "model_stage" and value == "base"):
                 yield value, 0.0
 
 
@@ -130,18 +142,33 @@ def _phrase(key: str, value: Any, before: Answers) -> str:
     return phrase[value]
 
 
+def _name_after(approach: str, after: Answers, plain: str) -> str:
+    """The leader's name with the algorithm it would then use (KTO for labels, RLOO for a reward model)."""
+    from advisor.algorithms import preference_plan, rl_plan
+
+    if approach == "dpo":
+        return preference_plan(after).algorithm.upper()
+    if approach == "rl":
+        return f"RL ({rl_plan(after).algorithm.upper()})"
+    return plain
+
+
 def find_counterfactuals(answers: Answers, primary: Approach, *, limit: int = 3) -> list[Counterfactual]:
     """Per other approach that a small change would put first, the smallest such change (at most ``limit``)."""
-    from advisor.engine import NAMES, primary_of
+    from advisor.engine import NAMES, primary_of, score
 
+    before = score(answers)
     singles = [
         ((KEY_ORDER.index(key), size), {key: value}) for key in KEY_ORDER for value, size in _options(answers, key)
     ]
     best: dict[Approach, tuple[tuple[Any, ...], dict[str, Any]]] = {}
 
     def consider(cost: tuple[Any, ...], change: dict[str, Any]) -> None:
-        changed = primary_of(answers.model_copy(update=change))
-        if changed != primary and (changed not in best or cost < best[changed][0]):
+        after = answers.model_copy(update=change)
+        changed = primary_of(after)
+        if changed == primary or score(after)[changed] <= before[changed]:
+            return  # no flip, or a flip that only weakens the current primary
+        if changed not in best or cost < best[changed][0]:
             best[changed] = (cost, change)
 
     for cost, change in singles:
@@ -153,7 +180,6 @@ def find_counterfactuals(answers: Answers, primary: Approach, *, limit: int = 3)
     out = []
     for approach, (_, change) in sorted(best.items(), key=lambda item: item[1][0])[:limit]:
         phrases = " and ".join(_phrase(key, value, answers) for key, value in change.items())
-        out.append(
-            Counterfactual(change=change, primary=approach, text=f"{phrases}, {NAMES[approach]} would come first")
-        )
+        name = _name_after(approach, answers.model_copy(update=change), NAMES[approach])
+        out.append(Counterfactual(change=change, primary=approach, text=f"{phrases}, {name} would come first"))
     return out

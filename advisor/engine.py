@@ -1,19 +1,19 @@
 """The recommendation engine: a pure, deterministic function of the answers.
 
 ``recommend(answers)`` scores the five approaches with the rules of ``advisor.rules``, picks the best
-(ties go to the cheaper approach), builds an ordered plan, and adds cautions, next steps and the
-smallest answer changes that would change the primary approach.
+whose prerequisites hold (ties go to the cheaper approach), builds an ordered plan, names the algorithms,
+and adds cautions, next steps and the smallest answer changes that would change the primary approach.
 
 >>> rec = recommend(Answers(goals=["capability"], success_check="exact_answer"))
->>> rec.primary, rec.plan, rec.rl.reward
-('rl', ['rl'], 'verifiable')
+>>> rec.primary, rec.plan, rec.rl.reward, rec.rl.algorithm
+('rl', ['rl'], 'verifiable', 'grpo')
 >>> recommend(Answers()).primary
 'prompting'
 """
 
 from __future__ import annotations
 
-from advisor.rules import RULES, SFT_SOME
+from advisor.rules import RULES, SFT_SOME, missing_prerequisite
 from advisor.schema import (
     PIPELINE_ORDER,
     Answers,
@@ -27,8 +27,21 @@ from advisor.schema import (
 # A secondary approach joins the plan when it scores at least this much: one strong reason (3) plus
 # supporting evidence (2). Below it, the approach has no real case of its own.
 PLAN_MIN = 5.0
-NAMES = {"prompting": "prompting", "rag": "RAG", "sft": "SFT", "dpo": "DPO", "rl": "RL (GRPO)"}
+NAMES = {"prompting": "prompting", "rag": "RAG", "sft": "SFT", "dpo": "DPO", "rl": "RL"}
 POST_TRAINING: tuple[Approach, ...] = ("sft", "dpo", "rl")
+
+
+def step_name(step: str, rl: RLPlan | None = None, preference: str | None = None) -> str:
+    """The name a plan step is shown with: the algorithm where one was chosen.
+
+    >>> step_name("rl", RLPlan(algorithm="rloo", reward="learned")), step_name("dpo", preference="kto")
+    ('RL (RLOO)', 'KTO')
+    """
+    if step == "rl" and rl is not None:
+        return f"RL ({rl.algorithm.upper()})"
+    if step == "dpo" and preference:
+        return preference.upper()
+    return NAMES[step]
 
 
 def _cited(text: str, keys: list[str] | tuple[str, ...], answers: Answers) -> str:
@@ -54,17 +67,40 @@ def score(answers: Answers) -> dict[Approach, float]:
     return totals
 
 
-def rank(totals: dict[Approach, float]) -> list[Approach]:
-    """Best first; a tie goes to the cheaper approach (the pipeline order is cheapest first).
+def rank(totals: dict[Approach, float], blocked: frozenset[str] = frozenset()) -> list[Approach]:
+    """Best first; a tie goes to the cheaper approach (the pipeline order is cheapest first). Approaches
+    whose prerequisites do not hold (``blocked``) come last, whatever their score.
 
     >>> rank({"prompting": 1.0, "rag": 3.0, "sft": 3.0, "dpo": 0.0, "rl": -1.0})
     ['rag', 'sft', 'prompting', 'dpo', 'rl']
+    >>> rank({"prompting": 1.0, "rag": 3.0, "sft": 3.0, "dpo": 0.0, "rl": -1.0}, frozenset({"rag"}))
+    ['sft', 'prompting', 'dpo', 'rl', 'rag']
     """
-    return sorted(totals, key=lambda a: (-totals[a], PIPELINE_ORDER.index(a)))
+    return sorted(totals, key=lambda a: (a in blocked, -totals[a], PIPELINE_ORDER.index(a)))
+
+
+def blocked_of(answers: Answers) -> frozenset[str]:
+    """The approaches whose prerequisites do not hold (they cannot come first or join the plan)."""
+    return frozenset(a for a in PIPELINE_ORDER if missing_prerequisite(answers, a) is not None)
 
 
 def primary_of(answers: Answers) -> Approach:
-    return rank(score(answers))[0]
+    return rank(score(answers), blocked_of(answers))[0]
+
+
+def needs_sft_first(answers: Answers, steps: set[Approach]) -> bool:
+    """DPO/RL need a model that already answers decently.
+
+    A base model always gets SFT first; an instruct model gets it when demonstrations exist anyway, and
+    before RL when a teacher can write worked solutions (GRPO learns nothing from prompts the model never
+    solves, so distilled solutions lift the pass rate first). An ``sft_done`` model is not sent back to SFT.
+    """
+    if not steps & {"dpo", "rl"} or answers.model_stage == "sft_done":
+        return False
+    if answers.model_stage == "base":
+        return True
+    cold_start = "rl" in steps and answers.verifiable and answers.teacher_model
+    return answers.sft_examples >= SFT_SOME or cold_start
 
 
 def plan_of(answers: Answers, totals: dict[Approach, float], primary: Approach) -> list[Approach]:
@@ -74,20 +110,19 @@ def plan_of(answers: Answers, totals: dict[Approach, float], primary: Approach) 
     comes before DPO and RL (they work best on a decent chat model), and prompting stands alone: it is the
     baseline every experiment measures anyway.
 
-    >>> plan_of(Answers(model_stage="base"), {"prompting": 0, "rag": 0, "sft": 0, "dpo": 0, "rl": 9}, "rl")
+    >>> plan_of(Answers(model_stage="base", success_check="unit_tests"),
+    ...         {"prompting": 0, "rag": 0, "sft": 0, "dpo": 0, "rl": 9}, "rl")
     ['sft', 'rl']
     """
     if primary == "prompting":
         return ["prompting"]
+    blocked = blocked_of(answers)
     steps: set[Approach] = {primary}
     candidates: tuple[Approach, ...] = ("rag", *POST_TRAINING)
-    steps.update(a for a in candidates if totals[a] >= PLAN_MIN)
-    # DPO/RL need a model that already answers decently: a base model always needs SFT first; an
-    # instruct model gets it when demonstrations exist anyway.
-    needs_sft = answers.model_stage == "base" or (
-        answers.model_stage == "instruct" and answers.sft_examples >= SFT_SOME
-    )
-    if steps & {"dpo", "rl"} and needs_sft:
+    steps.update(a for a in candidates if totals[a] >= PLAN_MIN and a not in blocked)
+    if answers.model_stage == "sft_done" and primary != "sft":
+        steps.discard("sft")  # no restart with SFT on a model that had it (its demonstrations were used)
+    if needs_sft_first(answers, steps):
         steps.add("sft")
     return [a for a in PIPELINE_ORDER if a in steps]
 
@@ -112,6 +147,7 @@ def sft_data_strategy(answers: Answers) -> str:
 
 def recommend(answers: Answers, *, counterfactuals: bool = True) -> Recommendation:
     """The full recommendation for ``answers`` (pure: same answers, same recommendation)."""
+    from advisor.algorithms import preference_plan, rl_plan
     from advisor.counterfactuals import find_counterfactuals
     from advisor.guidance import cautions_for, next_steps_for
 
@@ -128,23 +164,29 @@ def recommend(answers: Answers, *, counterfactuals: bool = True) -> Recommendati
                     )
                 )
     totals = score(answers)
-    order = rank(totals)
+    blocked = blocked_of(answers)
+    order = rank(totals, blocked)
     primary = order[0]
     plan = plan_of(answers, totals, primary)
+    rl = rl_plan(answers) if "rl" in plan else None
     if "sft" in plan and primary != "sft" and totals["sft"] < PLAN_MIN:
         # SFT joined the plan as a preparation step, not on its own score: say why (weight 0, score unchanged).
         keys = ["model_stage", "sft_examples"]
         start = "a base model" if answers.model_stage == "base" else f"your {answers.sft_examples:,} demonstrations"
+        if answers.model_stage != "base" and answers.sft_examples < SFT_SOME:
+            keys = ["model_stage", "teacher_model", "success_check"]
+            start = "the teacher's worked solutions lift the pass rate, since RL learns only from prompts it solves"
         reasons["sft"].insert(
             0,
             Reason(
                 rule="sft_first",
-                text=_cited(f"{NAMES[primary]} works best on a model tuned with SFT first ({start})", keys, answers),
+                text=_cited(
+                    f"{step_name(primary, rl)} works best on a model tuned with SFT first ({start})", keys, answers
+                ),
                 answers=keys,
                 weight=0.0,
             ),
         )
-    rl = RLPlan(reward="verifiable" if answers.verifiable else "learned") if "rl" in plan else None
     strategy = sft_data_strategy(answers) if "sft" in plan else None
     return Recommendation(
         primary=primary,
@@ -155,12 +197,16 @@ def recommend(answers: Answers, *, counterfactuals: bool = True) -> Recommendati
                 approach=a,
                 score=totals[a],
                 reasons=sorted(reasons[a], key=lambda r: (r.rule != "sft_first", -abs(r.weight))),
+                missing=missing_prerequisite(answers, a),
             )
             for a in order
         ],
         cautions=cautions_for(answers, plan, strategy),
         next_steps=next_steps_for(answers, plan, strategy),
         counterfactuals=find_counterfactuals(answers, primary) if counterfactuals else [],
+        success_check=answers.success_check,
+        answer_type=answers.resolved_answer_type,  # type: ignore[arg-type]
+        preference=preference_plan(answers) if "dpo" in plan else None,
         rl=rl,
         sft_data_strategy=strategy,  # type: ignore[arg-type]
     )

@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import math
 
-from advisor.rules import PAIRS_SOME, SFT_SOME
+from advisor.algorithms import preference_plan, rl_plan
+from advisor.rules import LABELS_SOME, PAIRS_SOME, RL_PROMPTS_SOME, SFT_SOME
 from advisor.schema import Answers, Approach, Caution
 
 # 200 eval examples give a 95% interval of ±6.9 points on a 50% accuracy: 1.96 × √(0.25 / 200) = 0.069.
 EVAL_TARGET = 200
+# The readiness check of `posttrain run` (harness/runner/readiness.py imports these): 8 samples on
+# each of up to 32 RL prompts; below 10% of prompts solved at least once, over 90% of GRPO's groups score
+# all alike, which gives zero advantage and no learning signal.
+READINESS_PROMPTS, READINESS_SAMPLES, READINESS_MIN = 32, 8, 0.10
 CHECK_LABELS = {
     "exact_answer": "known exact answers",
     "unit_tests": "unit tests",
@@ -44,7 +49,14 @@ def cautions_for(answers: Answers, plan: list[Approach], strategy: str | None) -
             "too_little_data",
             f"SFT with {answers.sft_examples:,} examples is too little: write at least {SFT_SOME}, better 500.",
         )
-    if "dpo" in plan and answers.preference_pairs < PAIRS_SOME:
+    kto = "dpo" in plan and preference_plan(answers).algorithm == "kto"
+    if kto and answers.feedback_labels < LABELS_SOME:
+        add(
+            "too_little_data",
+            f"KTO with {answers.feedback_labels:,} labels is too little: collect at least {LABELS_SOME}, "
+            "both good and bad ones.",
+        )
+    elif "dpo" in plan and not kto and answers.preference_pairs < PAIRS_SOME:
         add(
             "too_little_data",
             f"DPO with {answers.preference_pairs:,} preference pairs is too little: collect at least 300.",
@@ -62,16 +74,25 @@ def cautions_for(answers: Answers, plan: list[Approach], strategy: str | None) -
             "Quality beats quantity: read 50 random SFT examples; drop duplicates and eval overlaps "
             "(`posttrain data check`).",
         )
-    if "dpo" in plan:
+    if "dpo" in plan and kto:
+        add(
+            "data_quality",
+            "KTO needs both kinds of label: keep good:bad between 1:1 and 4:3 or set its desirable/undesirable "
+            "weights to match; labels from one product version only teach that version's habits.",
+        )
+    elif "dpo" in plan:
         add(
             "data_quality",
             "Check that each chosen answer is better, not merely longer: DPO learns length bias.",
         )
     if "rl" in plan:
+        name = rl_plan(answers).algorithm.upper()
         add(
-            "data_quality",
-            "GRPO learns only from prompts the model sometimes solves: check its pass rate on ~50 first "
-            "(near 0% means SFT or easier prompts first).",
+            "readiness",
+            f"{name} learns only from prompts the model sometimes solves: `posttrain run` samples "
+            f"{READINESS_SAMPLES} answers to each of up to {READINESS_PROMPTS} RL prompts first and stops when "
+            f"fewer than {READINESS_MIN:.0%} are solved at least once (pass@{READINESS_SAMPLES}) — then SFT "
+            "(distilled or best-of-N solutions) or easier prompts come first.",
         )
     if strategy in ("distillation", "best_of_n") or "rl" in plan:
         add(
@@ -100,7 +121,8 @@ def cautions_for(answers: Answers, plan: list[Approach], strategy: str | None) -
     if "rl" in plan and answers.compute == "cpu":
         add(
             "compute",
-            "GRPO on a CPU: keep to the 135M default model, ≤ 128-token completions, 4 samples per prompt.",
+            f"{rl_plan(answers).algorithm.upper()} on a CPU: keep to the 135M default model, ≤ 128-token "
+            "completions, 4 samples per prompt.",
         )
     return out
 
@@ -123,6 +145,12 @@ def _step_text(step: Approach, answers: Answers, strategy: str | None) -> str:
             f"{CHECK_LABELS[answers.success_check]} check (`posttrain data best-of-n`).",
             "filtering": f"Filter your {n:,} examples down to the best few thousand (`posttrain data filter`).",
         }.get(strategy or "", expert)
+    if step == "dpo" and preference_plan(answers).algorithm == "kto":
+        labels = answers.feedback_labels
+        return (
+            f"Export your {labels:,} labelled answers as (prompt, completion, label: true|false) rows for KTO; "
+            "drop answers labelled both ways."
+        )
     if step == "dpo":
         source = " (each repeated correction is one: original rejected, corrected chosen)"
         n = answers.preference_pairs
@@ -132,12 +160,27 @@ def _step_text(step: Approach, answers: Answers, strategy: str | None) -> str:
             source if answers.repeated_corrections else "."
         )
     if step == "rl":
-        if answers.verifiable:
+        choice = rl_plan(answers)
+        name, check = choice.algorithm.upper(), CHECK_LABELS[answers.success_check]
+        if answers.verifiable and answers.rl_prompts >= RL_PROMPTS_SOME:
             return (
-                f"Write ≥ 200 training prompts with {CHECK_LABELS[answers.success_check]} for GRPO's "
-                "verifiable reward, apart from the eval set."
+                f"Use your {answers.rl_prompts:,} prompts with {check} as {name}'s training set, apart from the "
+                "eval set."
             )
-        return "Train a reward model on ≥ 1,000 human comparisons (`posttrain train --method reward`), then run GRPO."
+        if answers.verifiable:
+            have = f" (you have {answers.rl_prompts:,})" if answers.rl_prompts else ""
+            return (
+                f"Write ≥ {RL_PROMPTS_SOME} training prompts with {check} for {name}'s verifiable reward{have}, "
+                "apart from the eval set."
+            )
+        if choice.algorithm == "ppo":
+            return (
+                "Train a reward model on ≥ 1,000 human comparisons (`posttrain train --method reward`), then "
+                "PPO through the OpenRLHF hand-off on your GPUs (`methods: [reward, ppo]`)."
+            )
+        return (
+            f"Train a reward model on ≥ 1,000 human comparisons (`posttrain train --method reward`), then run {name}."
+        )
     return "Write the instructions into a system prompt and try it on your eval set."
 
 

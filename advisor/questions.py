@@ -1,8 +1,8 @@
 """The question bank: ``questions.yaml`` loaded into typed questions, and when each is asked.
 
 >>> bank = load_questions()
->>> [q.id for q in bank][:3]
-['goals', 'instruction_complexity', 'repeated_instructions']
+>>> [q.id for q in bank][:4]
+['goals', 'knowledge_changes', 'knowledge_docs', 'instruction_complexity']
 >>> knowledge = next(q for q in bank if q.id == "knowledge_changes")
 >>> knowledge.applies({"goals": ["style"]}), knowledge.applies({"goals": ["style", "knowledge"]})
 (False, True)
@@ -57,9 +57,9 @@ class Question(BaseModel):
 
 @lru_cache(maxsize=1)
 def load_questions(path: Path = QUESTIONS_FILE) -> tuple[Question, ...]:
-    import yaml
+    from posttrain.safe_files import read_yaml
 
-    data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    data, _ = read_yaml(path, "question bank")
     questions = tuple(Question.model_validate(item) for item in data)
     check_questions(questions)
     return questions

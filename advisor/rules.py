@@ -25,8 +25,14 @@ STYLE_GOALS = ("style", "format", "identity")
 # - 100 SFT pairs is where LoRA SFT on a small model starts to move format/voice reliably; 1,000 makes it robust.
 # - 200 preference pairs ("a few hundred") is the usual floor for a LoRA DPO run to shift wording.
 # - 20 documents is roughly where the knowledge stops fitting into a prompt (20 × ~1,500 tokens = 30k tokens).
+# - 400 unpaired labels: a thumbs-up/down label carries about half the signal of a (chosen, rejected) pair,
+#   so 2 × 200 = 400 labels is the floor for a LoRA KTO run (TRL's KTOTrainer).
+# - 200 RL prompts with known answers or tests: GRPO sees ~4 prompts per step on small hardware, so 200 prompts
+#   are ~50 steps before any prompt repeats.
 SFT_SOME, SFT_PLENTY = 100, 1000
 PAIRS_SOME, PAIRS_PLENTY = 200, 1000
+LABELS_SOME = 400
+RL_PROMPTS_SOME = 200
 DOCS_MANY, DOCS_FEW = 20, 5
 
 
@@ -83,10 +89,19 @@ RULES: tuple[Rule, ...] = (
     Rule("sft_examples_plenty", ("sft_examples",), lambda a: a.sft_examples >= SFT_PLENTY,
          {"sft": 3},
          f"{{sft_examples:,}} demonstration pairs make SFT robust (≥ {SFT_PLENTY:,})"),
+    Rule("sft_already_done", ("model_stage",), lambda a: a.model_stage == "sft_done",
+         {"sft": -3},
+         "the model was already tuned with SFT: another round only helps with new demonstrations"),
     Rule("sft_examples_few", ("sft_examples", "teacher_model"),
          lambda a: a.sft_examples < SFT_SOME and not a.teacher_model,
          {"sft": -2},
          f"only {{sft_examples:,}} demonstration pairs and no teacher model to generate more (< {SFT_SOME:,})"),
+    Rule("labelled_outputs", ("sft_examples", "success_check", "answer_type", "goals"),
+         lambda a: a.sft_examples >= SFT_SOME and a.success_check == "exact_answer"
+         and a.resolved_answer_type in ("json", "label", "text"),
+         {"sft": 4, "rl": -1},
+         "the known answers are the whole output (labels, JSON, short texts): SFT imitates them directly; "
+         "RL pays off when the steps to an answer must be discovered"),
     Rule("teacher_model", ("teacher_model",), lambda a: a.teacher_model,
          {"sft": 2},
          "a stronger teacher model can write the SFT data (distillation)"),
@@ -126,9 +141,15 @@ RULES: tuple[Rule, ...] = (
     Rule("pairs_plenty", ("preference_pairs",), lambda a: a.preference_pairs >= PAIRS_PLENTY,
          {"dpo": 1},
          f"{{preference_pairs:,}} preference pairs cover many situations (≥ {PAIRS_PLENTY:,})"),
-    Rule("pairs_few", ("preference_pairs",), lambda a: a.preference_pairs < PAIRS_SOME,
+    Rule("labels_some", ("feedback_labels",), lambda a: a.feedback_labels >= LABELS_SOME,
+         {"dpo": 4},
+         f"{{feedback_labels:,}} unpaired good/bad labels are enough for KTO, which learns from them directly "
+         f"(≥ {LABELS_SOME:,})"),
+    Rule("pairs_few", ("preference_pairs", "feedback_labels"),
+         lambda a: a.preference_pairs < PAIRS_SOME and a.feedback_labels < LABELS_SOME,
          {"dpo": -2},
-         f"only {{preference_pairs:,}} preference pairs (< {PAIRS_SOME:,})"),
+         f"only {{preference_pairs:,}} preference pairs (< {PAIRS_SOME:,}) and {{feedback_labels:,}} unpaired labels "
+         f"(< {LABELS_SOME:,})"),
     Rule("dpo_after_sft", ("model_stage",), lambda a: a.model_stage == "sft_done",
          {"dpo": 2},
          "DPO works best on a model that was already fine-tuned (SFT) and is decent"),
@@ -145,6 +166,10 @@ RULES: tuple[Rule, ...] = (
     Rule("verifiable_reward", ("success_check",), lambda a: a.verifiable,
          {"rl": 5},
          "success is checked by a program ({success_check}): a verifiable reward for GRPO"),
+    Rule("rl_prompts_ready", ("success_check", "rl_prompts"),
+         lambda a: a.verifiable and a.rl_prompts >= RL_PROMPTS_SOME,
+         {"rl": 2},
+         f"{{rl_prompts:,}} training prompts with {{success_check}} checks already exist (≥ {RL_PROMPTS_SOME:,})"),
     Rule("learned_reward", ("success_check",), lambda a: a.success_check == "reward_model",
          {"rl": 2},
          "a reward model scores outputs: RL with a learned reward"),
@@ -163,6 +188,42 @@ RULES: tuple[Rule, ...] = (
          "general skills must not drop: methods that leave the weights alone are safer"),
 )
 # fmt: on
+
+
+@dataclass(frozen=True)
+class Prerequisite:
+    """What an approach needs before it can come first, whatever its score."""
+
+    approach: str
+    answers: tuple[str, ...]
+    holds: Callable[[Answers], bool]
+    missing: str  # what is missing, said when it does not hold
+
+
+# fmt: off
+PREREQUISITES: tuple[Prerequisite, ...] = (
+    Prerequisite("prompting", ("model_stage",), lambda a: a.model_stage != "base",
+                 "a base model does not follow instructions, so prompting alone cannot work"),
+    Prerequisite("rag", ("goals",), lambda a: a.has_goal("knowledge"),
+                 "retrieval needs facts to retrieve (the goal 'knowledge')"),
+    Prerequisite("dpo", ("preference_pairs", "feedback_labels", "repeated_corrections"),
+                 lambda a: a.preference_pairs > 0 or a.feedback_labels > 0 or a.repeated_corrections,
+                 "preference tuning needs pairs, good/bad labels, or repeated corrections to turn into pairs"),
+    Prerequisite("rl", ("success_check",), lambda a: a.success_check in ("exact_answer", "unit_tests", "reward_model"),
+                 "online RL needs a reward for every output: known answers, unit tests or a reward model"),
+)
+# fmt: on
+
+
+def missing_prerequisite(answers: Answers, approach: str) -> str | None:
+    """What ``approach`` lacks to come first, or None when it can.
+
+    >>> missing_prerequisite(Answers(model_stage="base"), "prompting")
+    'a base model does not follow instructions, so prompting alone cannot work'
+    >>> missing_prerequisite(Answers(), "sft") is None
+    True
+    """
+    return next((p.missing for p in PREREQUISITES if p.approach == approach and not p.holds(answers)), None)
 
 
 def check_rules(rules: tuple[Rule, ...] = RULES) -> None:

@@ -11,6 +11,8 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from advisor.survey import DataSource
+
 Approach = Literal["prompting", "rag", "sft", "dpo", "rl"]
 # Cheapest first: ties in score go to the cheaper approach, and plans run in this order.
 APPROACHES: tuple[Approach, ...] = get_args(Approach)
@@ -19,6 +21,10 @@ PIPELINE_ORDER: tuple[Approach, ...] = ("prompting", "rag", "sft", "dpo", "rl")
 Goal = Literal["knowledge", "style", "format", "capability", "identity", "distillation", "agent"]
 SuccessCheck = Literal["exact_answer", "unit_tests", "reward_model", "human_judgment", "none"]
 VERIFIABLE_CHECKS = ("exact_answer", "unit_tests")
+# What a known answer looks like; it picks the metric and reward (a number → numeric, the rest → exact match).
+AnswerType = Literal["auto", "number", "label", "json", "text"]
+PreferenceAlgorithm = Literal["dpo", "kto"]
+RLAlgorithm = Literal["grpo", "rloo", "ppo"]
 
 
 class Answers(BaseModel):
@@ -44,7 +50,17 @@ class Answers(BaseModel):
     knowledge_docs: int = Field(default=0, ge=0, description="How many documents hold those facts.")
     sft_examples: int = Field(default=0, ge=0, description="(prompt, ideal response) pairs you have or can write.")
     preference_pairs: int = Field(default=0, ge=0, description="(prompt, chosen, rejected) triples you have.")
+    feedback_labels: int = Field(
+        default=0, ge=0, description="Unpaired good/bad labels on outputs (thumbs up/down), not pairs."
+    )
     success_check: SuccessCheck = Field(default="none", description="How a good output can be recognised.")
+    answer_type: AnswerType = Field(
+        default="auto",
+        description="What a known answer looks like: number, label, json or text; auto guesses it from the goals.",
+    )
+    rl_prompts: int = Field(
+        default=0, ge=0, description="Training prompts you already have with known answers or unit tests (for RL)."
+    )
     teacher_model: bool = Field(default=False, description="A stronger model is available to generate data.")
     model_stage: Literal["base", "instruct", "sft_done"] = Field(
         default="instruct", description="The model you start from: base, instruct, or already fine-tuned (SFT)."
@@ -77,6 +93,22 @@ class Answers(BaseModel):
         """A success check a program can run (known answers, unit tests)."""
         return self.success_check in VERIFIABLE_CHECKS
 
+    @property
+    def resolved_answer_type(self) -> str:
+        """``answer_type``, with ``auto`` read from the goals: a format goal means structured (JSON) answers,
+        a knowledge goal short texts, anything else (maths, counting, agents) a number.
+
+        >>> Answers(goals=["capability", "format"]).resolved_answer_type, Answers().resolved_answer_type
+        ('json', 'number')
+        """
+        if self.answer_type != "auto":
+            return self.answer_type
+        if self.has_goal("format"):
+            return "json"
+        if self.has_goal("knowledge", "identity", "style"):
+            return "text"
+        return "number"
+
 
 class Reason(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -93,12 +125,22 @@ class Ranked(BaseModel):
     approach: Approach
     score: float
     reasons: list[Reason]
+    missing: str | None = Field(None, description="A prerequisite that does not hold; it cannot come first.")
 
 
 class Caution(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["too_little_data", "forgetting", "data_quality", "diversity", "facts_in_rag", "eval_size", "compute"]
+    kind: Literal[
+        "too_little_data",
+        "forgetting",
+        "data_quality",
+        "diversity",
+        "facts_in_rag",
+        "eval_size",
+        "compute",
+        "readiness",
+    ]
     text: str
 
 
@@ -113,8 +155,17 @@ class Counterfactual(BaseModel):
 class RLPlan(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    algorithm: Literal["grpo"] = "grpo"
+    algorithm: RLAlgorithm = Field("grpo", description="grpo, rloo or ppo (ppo: the CUDA hand-off to OpenRLHF).")
     reward: Literal["verifiable", "learned"]
+    check: SuccessCheck = Field("none", description="The success check the reward comes from.")
+    reason: str = Field("", description="Why this algorithm, against the other two.")
+
+
+class PreferencePlan(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    algorithm: PreferenceAlgorithm = Field(description="dpo for (chosen, rejected) pairs, kto for unpaired labels.")
+    reason: str = Field("", description="Why this algorithm.")
 
 
 class Recommendation(BaseModel):
@@ -122,10 +173,15 @@ class Recommendation(BaseModel):
 
     primary: Approach = Field(description="The approach with the highest score; the one that matters most.")
     plan: list[Approach] = Field(description="The steps to take, in order (retrieval before training, SFT first).")
-    ranking: list[Ranked] = Field(description="All five approaches, best first.")
+    ranking: list[Ranked] = Field(description="All five approaches: those whose prerequisites hold, best first.")
     cautions: list[Caution]
     next_steps: list[str]
     counterfactuals: list[Counterfactual]
+    success_check: SuccessCheck = Field(
+        "none", description="How outputs are checked; the scaffold's metrics follow it."
+    )
+    answer_type: AnswerType = Field("number", description="What a known answer looks like (auto resolved).")
+    preference: PreferencePlan | None = Field(None, description="The preference algorithm, when DPO/KTO is planned.")
     rl: RLPlan | None = None
     sft_data_strategy: Literal["expert_writing", "distillation", "best_of_n", "filtering"] | None = None
 
@@ -141,3 +197,6 @@ class Advice(BaseModel):
     posttrain_version: str
     answers: Answers
     recommendation: Recommendation
+    data_sources: list[DataSource] = Field(
+        default_factory=list, description="With `advise --data`: which file gave which count."
+    )

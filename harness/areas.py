@@ -14,7 +14,8 @@ import typer
 # In the order `posttrain --help` lists them. One register function may add several names (new + config).
 COMMANDS: dict[str, tuple[str, str]] = {
     "advise": (
-        "advisor.cli:register",
+        # advisor.cli's `advise`, with harness's data survey behind --data (harness → advisor, never back).
+        "harness.scaffold.data_survey:register_advise",
         "Recommend prompting, RAG, SFT, DPO or RL for your use case, with reasons, cautions and next steps.",
     ),
     "new": (
@@ -27,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "train": (
         "harness.training.cli:register",
-        "Train a LoRA adapter with SFT, DPO, GRPO, or a reward model, through TRL and PEFT.",
+        "Train a LoRA adapter with SFT, DPO, KTO, GRPO, RLOO, or a reward model, through TRL and PEFT.",
     ),
     "eval": (
         "harness.evaluation.cli:register",
@@ -48,6 +49,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": (
         "harness.report.cli:register",
         "Put the runs' variant × metric tables and verdicts side by side.",
+    ),
+    "export": (
+        "harness.export.cli:register",
+        "Export a run's fine-tuned model: merged weights, Ollama Modelfile, vLLM commands, proof it reproduces.",
     ),
     "config": ("harness.scaffold.cli:register", "Check an experiment's config (experiment.yaml)."),
     "data": ("harness.areas:register_data", "Check and prepare training data: posttrain data check FILE"),

@@ -12,9 +12,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from harness.training.methods import MethodSpec, registry
+from harness.training.methods.external import ExternalSettings
+from harness.training.methods.kto import KtoSettings
+from harness.training.methods.ppo import PpoSettings
+from harness.training.methods.rloo import RlooSettings
 from posttrain.errors import BadInput, validation_lines
 
-Method = Literal["sft", "dpo", "grpo", "reward"]
+# The names of harness.training.methods (a test keeps the two in step); each has its file there.
+Method = Literal["sft", "dpo", "kto", "grpo", "rloo", "reward", "ppo", "external"]
 CONFIG_FILE = "experiment.yaml"
 
 # The evaluator's metric names (harness.evaluation.metrics.METRICS; a test keeps the two in step).
@@ -22,8 +28,6 @@ KNOWN_METRICS = ("exact_match", "contains", "regex", "numeric", "f1", "rouge_l",
 # A reward is a built-in name (numeric_answer, ...), "FILE.py:function" inside the experiment directory,
 # "learned:DIR" (a trained reward model) or "reward_model" (the one this plan's `reward` stage trains).
 _REWARD_NAME = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|[A-Za-z0-9_./-]+\.py:[A-Za-z_][A-Za-z0-9_]*|learned:.+)$")
-# Training stages that must come before another one when both are planned.
-_ORDER = (("sft", "dpo"), ("reward", "grpo"), ("sft", "grpo"))
 
 
 class _Strict(BaseModel):
@@ -68,9 +72,16 @@ class TrainingSettings(_Strict):
     packing: bool = Field(False, description="Pack several short SFT examples into one sequence.")
     save_steps: int = Field(50, ge=1, description="Checkpoint every this many steps (resume starts there).")
     logging_steps: int = Field(1, ge=1, description="Log loss/reward every this many steps.")
+    readiness_min_pass: float = Field(
+        0.10,
+        ge=0.0,
+        le=1.0,
+        description="RL readiness: before GRPO/RLOO starts from the base model, the least share of up to 32 RL "
+        "prompts it must solve at least once in 8 samples (pass@8); below it the run stops. 0 turns it off.",
+    )
     dpo_beta: float = Field(0.1, gt=0, description="DPO: strength of the pull toward the reference model.")
-    num_generations: int = Field(4, ge=2, description="GRPO: completions sampled per prompt (the group).")
-    max_completion_length: int = Field(64, ge=1, description="GRPO: longest sampled completion in tokens.")
+    num_generations: int = Field(4, ge=2, description="GRPO/RLOO: completions sampled per prompt (the group).")
+    max_completion_length: int = Field(64, ge=1, description="GRPO/RLOO/PPO: longest sampled completion in tokens.")
     per_method: dict[Method, dict[str, Any]] = Field(
         default_factory=dict,
         description="Settings that differ for one method, e.g. {dpo: {learning_rate: 5.0e-5}}; "
@@ -112,6 +123,10 @@ class TrainingSettings(_Strict):
 class TrainSource(_Strict):
     path: str = Field(description="A data file (JSONL, JSON, CSV, Parquet) or a `datasets` name.")
     weight: float = Field(1.0, gt=0, description="Relative share of this source in the training mix.")
+    columns: dict[str, str] | None = Field(
+        None, description="Column mapping TARGET: SOURCE, e.g. {prompt: question, completion: answer}."
+    )
+    split: str | None = Field(None, description="The split of a DatasetDict folder or datasets name (default train).")
 
 
 class ReplaySettings(_Strict):
@@ -123,14 +138,49 @@ class ReplaySettings(_Strict):
     fraction: float = Field(0.1, ge=0.0, lt=1.0, description="Share of training examples drawn from replay data.")
 
 
+# Data entries besides data.train that may be written as {path, columns, split}.
+MAPPED_FILES = ("preference", "feedback", "prompts")
+
+
 class DataPaths(_Strict):
     train: list[TrainSource] = Field(
         default_factory=list, description="SFT sources with mixing weights (also the few-shot pool)."
     )
     preference: str | None = Field(None, description="DPO / reward-model pairs: prompt, chosen, rejected.")
+    feedback: str | None = Field(
+        None, description="KTO rows: prompt, completion, label (true = good, false = bad), unpaired."
+    )
     prompts: str | None = Field(None, description="GRPO prompts with the reference columns rewards read.")
     knowledge: str | None = Field(None, description="Folder or file of documents for the RAG baseline.")
     replay: ReplaySettings | None = Field(None, description="Replay of general data; null turns it off.")
+    read_as: dict[str, TrainSource] = Field(
+        default_factory=dict,
+        description="Filled from `preference`/`feedback`/`prompts` written as {path, columns, split}: "
+        "how each of those files is read.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mapped_files(cls, value: Any) -> Any:
+        # `preference: {path: p.csv, columns: {prompt: q, ...}}` keeps `data.preference` a path for every
+        # reader, and records the mapping under read_as, which source() hands to the readers that map.
+        if not isinstance(value, dict):
+            return value
+        out = dict(value)
+        for name in MAPPED_FILES:
+            entry = out.get(name)
+            if isinstance(entry, dict):
+                out[name] = entry.get("path")
+                out["read_as"] = {**out.get("read_as", {}), name: entry}
+        return out
+
+    def source(self, name: str) -> TrainSource | None:
+        """``preference``/``feedback``/``prompts`` as a path with its column mapping and split (None: unset)."""
+        path = getattr(self, name)
+        if path is None:
+            return None
+        mapped = self.read_as.get(name)
+        return TrainSource(path=path, columns=mapped.columns, split=mapped.split) if mapped else TrainSource(path=path)
 
     @field_validator("train", mode="before")
     @classmethod
@@ -155,10 +205,33 @@ class RagSettings(_Strict):
         return self
 
 
+class HostedEndpoint(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="Short name; variants api-NAME, api-NAME-rag.")
+    url: str = Field(pattern=r"^https?://", description="OpenAI-compatible base URL, e.g. https://host/v1.")
+    model: str = Field(description="The model name the endpoint serves.")
+    price_input_per_m: float = Field(0.0, ge=0, description="USD per million input (prompt) tokens.")
+    price_output_per_m: float = Field(0.0, ge=0, description="USD per million output tokens.")
+    rag: bool = Field(True, description="Also ask it with the retrieved context (when data.knowledge is set).")
+
+
 class Baselines(_Strict):
     system_prompt: str | None = Field(None, description="System prompt of every variant (prompt baseline too).")
     few_shot: int = Field(3, ge=0, le=32, description="k for the k-shot baseline, drawn from training data.")
     rag: RagSettings = Field(default_factory=RagSettings, description="Retrieval baseline settings.")
+    endpoints: list[HostedEndpoint] = Field(
+        default_factory=list, description="Bigger hosted models asked the same eval rows (prompt and RAG variants)."
+    )
+
+
+class JudgeSettings(_Strict):
+    url: str | None = Field(None, description="An OpenAI-compatible endpoint (http://host:port/v1) for the judge.")
+    model: str | None = Field(
+        None, description="The judge model: its name at `url`, or a local model spec; never the model being tuned."
+    )
+    rubric: str | None = Field(None, description="What a good answer is; the judge grades 0-10 against it.")
+    labels: str | None = Field(
+        None, description="Answers people already graded ({id, prompt, output, human_score}): judge-human agreement."
+    )
 
 
 class EvalSet(_Strict):
@@ -171,6 +244,17 @@ class EvalSet(_Strict):
     )
     max_new_tokens: int = Field(128, ge=1, description="Longest generated answer.")
     limit: int | None = Field(None, ge=1, description="Evaluate only the first N rows (quick runs).")
+    judge: JudgeSettings | None = Field(None, description="The judge behind the `judge` metric.")
+    columns: dict[str, str] | None = Field(
+        None, description="Column mapping TARGET: SOURCE, e.g. {prompt: question, reference: answer}."
+    )
+    split: str | None = Field(None, description="The split of a DatasetDict folder (default train).")
+
+    @model_validator(mode="after")
+    def _judge_named(self) -> EvalSet:
+        if "judge" in self.metrics and not (self.judge and (self.judge.url or self.judge.model)):
+            raise CrossFieldError([(("judge",), "the judge metric needs judge.url or judge.model (a judge model)")])
+        return self
 
     @field_validator("metrics")
     @classmethod
@@ -204,6 +288,16 @@ class ForgettingSettings(_Strict):
     limit: int | None = Field(None, ge=1, description="Items per task (quick runs); null for all.")
 
 
+class ReportSettings(_Strict):
+    margin_points: float = Field(
+        5.0,
+        gt=0,
+        le=100,
+        description="Non-inferiority margin, in points: a cheaper variant ships when the lower 95% bound of "
+        "(cheaper − best) is above −margin on every eval set.",
+    )
+
+
 class ComputeSettings(_Strict):
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="Where to run.")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field("auto", description="Training/eval dtype.")
@@ -227,9 +321,18 @@ class ExperimentConfig(_Strict):
     data: DataPaths = Field(default_factory=DataPaths, description="Training and knowledge data.")
     baselines: Baselines = Field(default_factory=Baselines, description="What every fine-tune must beat.")
     evals: list[EvalSet] = Field(min_length=1, description="Eval sets, each with its metrics.")
-    rewards: list[RewardSpec] = Field(default_factory=list, description="GRPO rewards, summed with weights.")
+    rewards: list[RewardSpec] = Field(default_factory=list, description="GRPO/RLOO rewards, summed with weights.")
+    kto: KtoSettings = Field(default_factory=KtoSettings, description="KTO settings (methods: [.., kto]).")
+    rloo: RlooSettings = Field(default_factory=RlooSettings, description="RLOO settings (methods: [.., rloo]).")
+    ppo: PpoSettings = Field(
+        default_factory=PpoSettings, description="PPO hand-off to OpenRLHF (not run by posttrain; see ppo/README.md)."
+    )
+    external: ExternalSettings = Field(
+        default_factory=ExternalSettings, description="A model trained elsewhere (methods: [external])."
+    )
     forgetting: ForgettingSettings = Field(default_factory=ForgettingSettings, description="General-skill check.")
     compute: ComputeSettings = Field(default_factory=ComputeSettings, description="Device, precision, launcher.")
+    report: ReportSettings = Field(default_factory=ReportSettings, description="How the report decides what ships.")
 
     @model_validator(mode="after")
     def _data_for_methods(self) -> ExperimentConfig:
@@ -246,27 +349,48 @@ def _cross_field_problems(config: ExperimentConfig) -> list[tuple[tuple[str | in
     for index, method in enumerate(methods):
         if method in methods[:index]:
             problems.append((("methods", index), f"{method} is listed twice"))
-    for first, then in _ORDER:
-        if first in methods and then in methods and methods.index(first) > methods.index(then):
-            problems.append((("methods",), f"{first} must come before {then}"))
-    if "sft" in methods and not config.data.train:
-        problems.append((("data", "train"), "methods has sft but data.train is empty"))
-    if ("dpo" in methods or "reward" in methods) and not config.data.preference:
-        problems.append((("data", "preference"), "methods has dpo/reward but data.preference is not set"))
-    if "grpo" in methods:
-        if not config.data.prompts:
-            problems.append((("data", "prompts"), "methods has grpo but data.prompts is not set"))
-        if not config.rewards:
-            problems.append((("rewards",), "methods has grpo but rewards is empty"))
+    specs = registry()
+    for index, method in enumerate(methods):
+        for first in specs[method].after:
+            if first in methods[index + 1 :]:
+                problems.append((("methods",), f"{first} must come before {method}"))
+    problems += _data_problems(config, [specs[m] for m in dict.fromkeys(methods)])
+    if "external" in methods and methods != ["external"]:
+        problems.append((("methods",), "external evaluates a model trained elsewhere; plan it alone: [external]"))
+    if "external" in methods and not config.external.path:
+        problems.append((("external", "path"), "methods has external but external.path is not set"))
+    if "ppo" in methods and "reward" not in methods and not config.ppo.reward_model:
+        problems.append((("ppo", "reward_model"), "methods has ppo: plan `reward` before it or set ppo.reward_model"))
+    online = "/".join(m for m in methods if specs[m].needs_rewards) or "grpo"
     for index, reward in enumerate(config.rewards):
         if reward.name == "reward_model" and "reward" not in methods:
-            problems.append((("rewards", index, "name"), "reward_model needs the `reward` method before grpo"))
+            problems.append((("rewards", index, "name"), f"reward_model needs the `reward` method before {online}"))
+    for index, spec in enumerate(config.evals):
+        if spec.judge and spec.judge.model == config.model and not spec.judge.url:
+            problems.append((("evals", index, "judge", "model"), "the judge must not be the model being tuned"))
     names = [e.name for e in config.evals]
     for index, name in enumerate(names):
         if name in names[:index]:
             problems.append((("evals", index, "name"), f"eval set name {name!r} is used twice"))
     if config.compute.accelerate_config and config.compute.launcher != "accelerate":
         problems.append((("compute", "launcher"), "accelerate_config is set; set launcher: accelerate to use it"))
+    return problems
+
+
+def _data_problems(config: ExperimentConfig, specs: list[MethodSpec]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Each planned method's data field (and rewards, for online RL) must be set."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    planned_fields = dict.fromkeys(s.data_field for s in specs if s.data_field is not None)
+    for field_path in planned_fields:
+        names = [s.name for s in registry().values() if s.data_field == field_path]  # e.g. dpo/reward
+        section, name = field_path.split(".")
+        value = getattr(config.data, name)
+        if not value:
+            state = "is empty" if name == "train" else "is not set"
+            problems.append(((section, name), f"methods has {'/'.join(names)} but {field_path} {state}"))
+    online = [s.name for s in specs if s.needs_rewards]
+    if online and not config.rewards:
+        problems.append((("rewards",), f"methods has {'/'.join(online)} but rewards is empty"))
     return problems
 
 
@@ -281,13 +405,10 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> ExperimentConfig:
     """
     import yaml
 
-    try:
-        node = yaml.compose(text)
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        raise BadInput(f"{where}: not valid YAML: {getattr(error, 'problem', error)}") from None
+    from posttrain.safe_files import load_yaml
+
+    raw = load_yaml(text, source)  # bad YAML, alias bombs and deep nesting end here as one BadInput
+    node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # for line numbers
     if not isinstance(raw, dict):
         raise BadInput(f"{source}:1: the config must be a mapping of fields (name, model, methods, ...)")
     try:
@@ -310,12 +431,12 @@ def load_config(path: str | Path) -> ExperimentConfig:
     file = Path(path)
     if file.is_dir():
         file = file / CONFIG_FILE
-    if not file.is_file():
+    if not file.exists():
         raise BadInput(f"{file}: no experiment config here; create one with `posttrain new DIR`")
-    try:
-        text = file.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise BadInput(f"{file}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    from posttrain.safe_files import YAML_LIMIT_ENV, read_text, yaml_limit_bytes
+
+    # A regular file within the size limit: a FIFO or device is refused by name before it is opened.
+    text = read_text(file, "experiment config", yaml_limit_bytes(), YAML_LIMIT_ENV)
     return parse_config(text, str(file))
 
 
@@ -355,6 +476,7 @@ def missing_files(config: ExperimentConfig, config_file: Path) -> list[str]:
     """
     entries: list[tuple[str, str | None]] = [(f"data.train.{i}.path", s.path) for i, s in enumerate(config.data.train)]
     entries += [("data.preference", config.data.preference), ("data.prompts", config.data.prompts)]
+    entries += [("data.feedback", config.data.feedback), ("external.path", config.external.path)]
     entries += [
         ("data.knowledge", config.data.knowledge),
         ("compute.accelerate_config", config.compute.accelerate_config),

@@ -1,8 +1,13 @@
 """Split documents into chunks for retrieval: Markdown by section, then by size at natural breaks.
 
-Each Markdown section becomes its own chunk(s), prefixed by its heading path ("Returns and exchanges >
-Return window"), so a chunk names its topic even when its text does not; small focused chunks also keep
-the prompt short for small models. ``chunk_size`` bounds the characters of a chunk's body.
+Each Markdown section (HTML, DOCX and PPTX arrive as Markdown; PDF as page/outline sections) becomes its
+own chunk(s), prefixed by its heading path ("Returns and exchanges > Return window"), so a chunk names
+its topic even when its text does not; small focused chunks also keep the prompt short for small models.
+``chunk_size`` bounds the characters of a chunk's body.
+
+A chunk's id is ``source#heading/path/n``: the document, the slug of its heading path and its ordinal
+under that path. Ids are stable across re-indexing, and editing one section leaves the ids of every
+other section as they were (a plain running number would shift them all).
 """
 
 from __future__ import annotations
@@ -11,9 +16,9 @@ import re
 
 from pydantic import BaseModel, ConfigDict
 
-from rag_baseline.documents import Document
+from rag_baseline.documents import MARKDOWN_KINDS, Document
 
-CHUNKER_VERSION = "1"  # bump when chunk boundaries change, so stored indexes are rebuilt
+CHUNKER_VERSION = "2"  # bump when chunk boundaries change, so stored indexes are rebuilt
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 # Preferred break points, best first: paragraph, line, sentence end, any whitespace.
@@ -21,13 +26,15 @@ _BREAKS = ("\n\n", "\n", ". ", "? ", "! ", "; ", " ")
 
 
 class Chunk(BaseModel):
-    """A retrievable piece of a document. ``id`` is ``source#n`` and is what the prompt cites."""
+    """A retrievable piece of a document. ``id`` is ``source#heading-path/n`` and is what the prompt cites."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
     source: str
     text: str
+    heading: str = ""
+    page: int | None = None
 
 
 def split_text(text: str, size: int, overlap: int = 0) -> list[str]:
@@ -119,23 +126,47 @@ def markdown_sections(text: str) -> list[tuple[list[str], str]]:
     return sections
 
 
+def heading_slug(heading: list[str] | tuple[str, ...]) -> str:
+    """The heading path as an id part: lower-case words joined by ``-``, levels by ``/``.
+
+    >>> heading_slug(["Returns and exchanges", "Return window (EU)"])
+    'returns-and-exchanges/return-window-eu'
+    >>> heading_slug([])
+    ''
+    """
+    parts = [re.sub(r"[^\w]+", "-", title.lower()).strip("-")[:60] or "-" for title in heading]
+    return "/".join(parts)
+
+
 def chunk_document(doc: Document, size: int, overlap: int) -> list[Chunk]:
-    """All chunks of one document, numbered ``source#0``, ``source#1``, ...
+    """All chunks of one document, with ids ``source#heading-path/n`` (``source#n`` without a heading).
 
     >>> doc = Document(source="hours.md", kind="markdown", text="# Hours\\n## Sunday\\nOpen 11 am to 5 pm.")
     >>> [(c.id, c.text) for c in chunk_document(doc, size=200, overlap=20)]
-    [('hours.md#0', 'Hours > Sunday\\nOpen 11 am to 5 pm.')]
+    [('hours.md#hours/sunday/0', 'Hours > Sunday\\nOpen 11 am to 5 pm.')]
     """
-    if doc.kind == "markdown":
-        parts = [
-            (" > ".join(heading) + "\n" if heading else "") + piece
-            for heading, body in markdown_sections(doc.text)
-            for piece in split_text(body, size, overlap)
-        ]
+    sections: list[tuple[tuple[str, ...], str, int | None]]
+    if doc.sections is not None:
+        sections = [(s.heading, s.text, s.page) for s in doc.sections]
+    elif doc.kind in MARKDOWN_KINDS:
+        # Text above the first heading (or a page without headings) is headed by the document's title.
+        title = (doc.title,) if doc.title else ()
+        sections = [(tuple(heading) or title, body, None) for heading, body in markdown_sections(doc.text)]
     else:
-        prefix = f"{doc.title}\n" if doc.title else ""
-        parts = [prefix + piece for piece in split_text(doc.text, size, overlap)]
-    return [Chunk(id=f"{doc.source}#{n}", source=doc.source, text=part) for n, part in enumerate(parts)]
+        sections = [((doc.title,) if doc.title else (), doc.text, None)]
+    chunks: list[Chunk] = []
+    ordinals: dict[str, int] = {}
+    for heading, body, page in sections:
+        path = " > ".join(heading)
+        label = path + (f" (page {page})" if page is not None else "")
+        prefix = f"{label}\n" if label else ""
+        slug = heading_slug(heading)
+        for piece in split_text(body, size, overlap):
+            n = ordinals.get(slug, 0)
+            ordinals[slug] = n + 1
+            chunk_id = f"{doc.source}#{slug}/{n}" if slug else f"{doc.source}#{n}"
+            chunks.append(Chunk(id=chunk_id, source=doc.source, text=prefix + piece, heading=path, page=page))
+    return chunks
 
 
 def chunk_documents(docs: list[Document], size: int, overlap: int) -> list[Chunk]:

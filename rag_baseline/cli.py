@@ -34,7 +34,12 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JS
 
 @rag_app.command("index")
 def index_command(
-    docs: Annotated[Path, typer.Argument(help="A folder (or file) of .md, .txt, .jsonl or .pdf documents.")],
+    docs: Annotated[
+        Path,
+        typer.Argument(
+            help="A folder (subfolders included) or file of .md, .txt, .jsonl, .html, .docx, .pptx or .pdf documents."
+        ),
+    ],
     store: StoreOption = DEFAULT_STORE,
     chunk_size: Annotated[int, typer.Option("--chunk-size", help="Characters per chunk.")] = 800,
     chunk_overlap: Annotated[int, typer.Option("--chunk-overlap", help="Characters shared by neighbours.")] = 100,
@@ -43,6 +48,8 @@ def index_command(
     as_json: JsonOption = False,
 ) -> None:
     """Chunk, embed (all-MiniLM-L6-v2, offline) and store DOCS; reuses the index when nothing changed.
+
+    Shows progress on stderr (documents, chunks, chunks/s); HTML pages give their main content only.
 
     Example: posttrain rag index examples/support-assistant/knowledge --store rag-store
     """
@@ -83,7 +90,9 @@ def query_command(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("score", "source id", "text", show_lines=True)
+    table = Table("score", show_lines=True)
+    table.add_column("source id", overflow="fold", max_width=40)  # ids carry the heading path: show it all
+    table.add_column("text")
     for hit in hits:
         table.add_row(f"{hit.score:.3f}", hit.id, hit.text)
     Console(highlight=False).print(table)

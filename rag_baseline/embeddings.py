@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ def load_embedder() -> Any:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda":
         dtype = torch.float16
-    elif torch.backends.cpu.get_cpu_capability() in ("AVX512", "AMX") and _cpu_has_bf16():
+    elif cpu_has_native_bf16():
         dtype = torch.bfloat16
     else:
         dtype = torch.float32
@@ -62,20 +63,43 @@ def load_embedder() -> Any:
     )
 
 
-def _cpu_has_bf16() -> bool:
+def cpu_has_native_bf16() -> bool:
+    """True where the CPU computes bf16 natively (AVX512-BF16 or AMX); there the embedder runs in bf16."""
     import torch
 
     check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
-    return bool(check and check())
+    return torch.backends.cpu.get_cpu_capability() in ("AVX512", "AMX") and bool(check and check())
 
 
-def embed(texts: list[str], batch_size: int = 32) -> Any:
-    """Unit-length float32 embeddings, one row per text (a numpy array of shape ``(n, 384)``)."""
+def embed(texts: list[str], batch_size: int = 64, on_progress: Callable[[int], None] | None = None) -> Any:
+    """Unit-length float32 embeddings, one row per text (a numpy array of shape ``(n, 384)``).
+
+    Texts are embedded longest first, in batches of similar length, so a batch pads little; the
+    rows come back in the input order. ``on_progress(n)`` is called after each slice of ``n`` texts.
+    """
     import numpy as np
 
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
-    vectors = load_embedder().encode(
-        texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-    )
-    return np.asarray(vectors, dtype=np.float32)
+    model = load_embedder()
+    # One global sort (sentence-transformers sorts only within one call): slices of 8 batches keep
+    # progress reports frequent while every batch still holds texts of about one length.
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    out: Any = None
+    step = batch_size * 8
+    for begin in range(0, len(order), step):
+        part = order[begin : begin + step]
+        vectors = model.encode(
+            [texts[i] for i in part],
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if out is None:
+            out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
+        out[part] = vectors
+        if on_progress:
+            on_progress(len(part))
+    return out

@@ -22,6 +22,8 @@ class Hit(BaseModel):
     source: str
     text: str
     score: float
+    heading: str = ""
+    page: int | None = None
 
 
 class Retriever:
@@ -75,11 +77,18 @@ class Retriever:
         for ids, texts, metas, distances in zip(
             result["ids"], result["documents"], result["metadatas"], result["distances"], strict=True
         ):
-            hits.append(
-                [
-                    # chromadb's cosine distance is 1 - cosine similarity.
-                    Hit(id=i, source=str((m or {}).get("source", i)), text=t or "", score=round(1.0 - d, 4))
-                    for i, t, m, d in zip(ids, texts, metas, distances, strict=True)
-                ]
-            )
+            hits.append([_hit(i, t, m, d) for i, t, m, d in zip(ids, texts, metas, distances, strict=True)])
         return hits
+
+
+def _hit(chunk_id: str, text: str | None, meta: Any, distance: float) -> Hit:
+    meta = meta or {}
+    page = meta.get("page")
+    return Hit(
+        id=chunk_id,
+        source=str(meta.get("source", chunk_id)),
+        text=text or "",
+        score=round(1.0 - distance, 4),  # chromadb's cosine distance is 1 - cosine similarity
+        heading=str(meta.get("heading", "")),
+        page=page if isinstance(page, int) else None,
+    )

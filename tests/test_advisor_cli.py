@@ -81,7 +81,7 @@ def test_json_output_and_saved_advice_round_trip(tmp_path: Path, cli, capsys) ->
 def test_terminal_summary_is_short(cli, capsys) -> None:
     code, out, _ = cli("advise", "--answers", str(REPO / "examples" / "arithmetic" / "answers.yaml"), capsys=capsys)
     assert code == 0
-    assert "Recommendation: RL (GRPO)" in out and "verifiable reward" in out
+    assert "Plan: RL (GRPO) ★" in out and "★ RL (GRPO) leads" in out and "verifiable reward" in out
     assert "What would change it" in out
     assert len(out.splitlines()) < 60
 
@@ -121,6 +121,8 @@ def test_plain_prompts_from_a_pipe(tmp_path: Path, cli, capsys, monkeypatch) -> 
     script = "\n".join(
         [
             "1,3",  # goals: knowledge + format
+            "weekly_or_faster",  # knowledge_changes (asked: the goals include knowledge)
+            "1,500",  # knowledge_docs, with a thousands separator
             "?",  # help on instruction_complexity
             "7",  # out of range: asked again
             "2",  # comprehensive
@@ -128,10 +130,9 @@ def test_plain_prompts_from_a_pipe(tmp_path: Path, cli, capsys, monkeypatch) -> 
             "<",  # back: repeated_instructions again
             "yes",  # repeated_instructions
             "n",  # repeated_corrections
-            "weekly_or_faster",  # knowledge_changes (asked: the goals include knowledge)
-            "150",  # knowledge_docs
             "1000",  # sft_examples
             "",  # preference_pairs: default
+            "",  # feedback_labels: default
             "",  # success_check
             "",  # teacher_model
             "",  # model_stage
@@ -145,11 +146,13 @@ def test_plain_prompts_from_a_pipe(tmp_path: Path, cli, capsys, monkeypatch) -> 
     assert code == 0, err
     assert "why: A few simple rules belong in the prompt" in err
     assert "not understood: '7'" in err
-    assert "(5/14)" in err  # the knowledge questions were added to the count
+    # One fixed counter: follow-ups take their main question's number and a letter.
+    assert "(1/13)" in err and "(1a/13)" in err and "(1b/13)" in err and "(2/13)" in err and "(13/13)" in err
     advice = json.loads(out)
     assert advice["answers"]["goals"] == ["knowledge", "format"]
     assert advice["answers"]["knowledge_changes"] == "weekly_or_faster"
     assert advice["answers"]["eval_examples"] == 250
+    assert advice["answers"]["knowledge_docs"] == 1500
     assert advice["recommendation"]["plan"][0] == "rag"
     assert load_advice(out_file).answers.sft_examples == 1000
 
@@ -168,7 +171,7 @@ def test_plain_prompts_quit_and_end_of_input(tmp_path: Path, cli, capsys, monkey
 
 
 def test_plain_prompter_skips_knowledge_questions_and_back_restores_previous_answer(capsys) -> None:
-    replies = iter(["2", "1", "<", "", "n", "n", "", "", "", "", "", "", "", ""])
+    replies = iter(["2", "1", "<", "", "n", "n", "", "", "", "", "", "", "", "", ""])
     asked: list[str] = []
 
     class Recording(PlainPrompter):
@@ -185,29 +188,35 @@ def test_plain_prompter_skips_knowledge_questions_and_back_restores_previous_ans
         "instruction_complexity=few_simple",
     ]
     assert answers.goals == ["style"]
-    assert answers.model_fields_set == set(Answers.model_fields) - {"knowledge_changes", "knowledge_docs"}
+    follow_ups = {"knowledge_changes", "knowledge_docs", "answer_type", "rl_prompts"}  # not asked for these answers
+    assert answers.model_fields_set == set(Answers.model_fields) - follow_ups
 
 
 def test_arrow_key_prompts_through_prompt_toolkit(capsys) -> None:
     from prompt_toolkit.input import create_pipe_input
     from prompt_toolkit.output import DummyOutput
 
-    down, up, left, backspace = "\x1b[B", "\x1b[A", "\x1b[D", "\x7f"
+    down, up, left = "\x1b[B", "\x1b[A", "\x1b[D"
     keys = [
-        down + down + " \r",  # goals: tick "format" beside the default "capability"
+        " " + up + " \r",  # goals: the cursor starts on "capability" (nothing ticked): tick it, then "format"
         "?",  # why does instruction_complexity matter?
         down + "\r",  # comprehensive
         "y",  # repeated_instructions
         left,  # back, from repeated_corrections
         "n",  # repeated_instructions, answered again
         "n",  # repeated_corrections
-        "?" + backspace + "2000\r",  # sft_examples: why? then replace the pre-filled "0"
+        "?" + "12x\r",  # sft_examples: why? then a bad count, asked again beside the question
+        "2000\r",  # sft_examples: the field starts empty, so no "0" is left in front
         "\r",  # preference_pairs: default
+        "\r",  # feedback_labels: default
         up * 3 + "\r",  # success_check: from the default "none", three up to unit_tests
+        "1,200\r",  # rl_prompts (asked for unit tests), with a thousands separator
         "\r",  # teacher_model
         "\r",  # model_stage
         down + "\r",  # compute: gpu_24gb
-        backspace + "300\r",  # eval_examples
+        "300\r",  # eval_examples
+        "<",  # back from forgetting_tolerance
+        "25\r",  # eval_examples again: typed digits replace the 300 (not 30025)
         "\r",  # forgetting_tolerance
     ]
     with create_pipe_input() as pipe:
@@ -217,7 +226,7 @@ def test_arrow_key_prompts_through_prompt_toolkit(capsys) -> None:
     assert answers.instruction_complexity == "comprehensive"
     assert answers.repeated_instructions is False
     assert (answers.sft_examples, answers.success_check, answers.compute) == (2000, "unit_tests", "gpu_24gb")
-    assert answers.eval_examples == 300
+    assert (answers.rl_prompts, answers.eval_examples) == (1200, 25)
     err = capsys.readouterr().err
     assert "why: A few simple rules" in err
     assert "What should change in the model's behaviour? format, capability" in err

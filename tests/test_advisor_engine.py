@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -213,3 +214,162 @@ def test_next_steps_say_what_to_collect_and_what_to_beat() -> None:
     assert "150 more held-out eval examples" in text  # 200 − 50
     assert "knowledge/" in text
     assert "Beat the baselines" in text and "RAG" in text
+
+
+# Published cases: (name, answers, primary, plan, preference algorithm, RL algorithm, SFT data strategy).
+PUBLISHED = [
+    # RL with verifiable rewards on final answers (Tülu 3's RLVR, DeepSeek-R1-Zero): GRPO on known answers.
+    (
+        "rlvr_final_answers",
+        {"goals": ["capability"], "success_check": "exact_answer", "rl_prompts": 5000, "compute": "gpu_80gb"},
+        "rl", ["rl"], None, "grpo", None,
+    ),
+    # Retrieval for a large static corpus (Lewis et al., RAG): facts stay in the index.
+    ("rag_large_static_corpus", {"goals": ["knowledge"], "knowledge_docs": 20000}, "rag", ["rag"], None, None, None),
+    # RAG and fine-tuning add up on a domain corpus (RAFT; Microsoft's agriculture study): RAG then SFT.
+    (
+        "rag_plus_sft_domain",
+        {
+            "goals": ["knowledge", "format"],
+            "knowledge_docs": 800,
+            "knowledge_changes": "monthly",
+            "instruction_complexity": "comprehensive",
+            "repeated_instructions": True,
+            "sft_examples": 3000,
+        },
+        "sft", ["rag", "sft"], None, None, "expert_writing",
+    ),
+    # LoRA SFT for structured extraction (labelled JSON outputs): SFT, no RL needed.
+    (
+        "lora_sft_extraction",
+        {"goals": ["format", "capability"], "success_check": "exact_answer", "answer_type": "json",
+         "sft_examples": 2000},
+        "sft", ["sft"], None, None, "expert_writing",
+    ),
+    # Distillation into a small model (teacher outputs as SFT data).
+    (
+        "distill_small_model",
+        {"goals": ["distillation", "capability"], "teacher_model": True, "eval_examples": 300},
+        "sft", ["sft"], None, None, "distillation",
+    ),
+    # DPO against over-refusal: pairs of (helpful chosen, refusal rejected) on an instruct model.
+    (
+        "dpo_over_refusal",
+        {"goals": ["identity"], "repeated_corrections": True, "preference_pairs": 3000,
+         "success_check": "human_judgment"},
+        "dpo", ["dpo"], "dpo", None, None,
+    ),
+    # Unpaired thumbs-up/down feedback from production: KTO (Ethayarajh et al.), no pairs needed.
+    (
+        "unpaired_feedback_kto",
+        {"goals": ["style"], "feedback_labels": 20000, "success_check": "human_judgment"},
+        "dpo", ["dpo"], "kto", None, None,
+    ),
+    # A code assistant with thousands of unit-tested tasks: GRPO on the unit-test reward.
+    (
+        "code_unit_tests_grpo",
+        {"goals": ["capability"], "success_check": "unit_tests", "rl_prompts": 3000, "compute": "gpu_80gb"},
+        "rl", ["rl"], None, "grpo", None,
+    ),
+    # A maths tutor the model cannot solve yet, with a teacher: distilled solutions → SFT → GRPO.
+    (
+        "math_tutor_cold_start",
+        {"goals": ["capability"], "success_check": "exact_answer", "teacher_model": True},
+        "rl", ["sft", "rl"], None, "grpo", "distillation",
+    ),
+    # A base model with a style goal is never sent to prompting: SFT makes it a chat model.
+    ("base_model_style", {"goals": ["style"], "model_stage": "base", "sft_examples": 50}, "sft", ["sft"], None, None,
+     "expert_writing"),
+    # An SFT'd model with many pairs: DPO, without restarting SFT on the same demonstrations.
+    (
+        "sft_done_many_pairs",
+        {"goals": ["identity", "style"], "model_stage": "sft_done", "sft_examples": 5000, "preference_pairs": 20000},
+        "dpo", ["dpo"], "dpo", None, None,
+    ),
+    # RLHF with a learned reward model on several GPUs: PPO through the OpenRLHF hand-off; on one GPU, RLOO.
+    (
+        "rlhf_ppo_multi_gpu",
+        {"goals": ["agent"], "success_check": "reward_model", "compute": "multi_gpu", "sft_examples": 500},
+        "rl", ["sft", "rl"], None, "ppo", "expert_writing",
+    ),
+    (
+        "rlhf_rloo_one_gpu",
+        {"goals": ["agent"], "success_check": "reward_model", "compute": "gpu_80gb", "sft_examples": 500},
+        "rl", ["sft", "rl"], None, "rloo", "expert_writing",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "given", "primary", "plan", "preference", "rl", "strategy"), PUBLISHED, ids=[p[0] for p in PUBLISHED]
+)
+def test_published_case(
+    name: str, given: dict, primary: str, plan: list[str], preference: str | None, rl: str | None, strategy: str | None
+) -> None:
+    rec = recommend(Answers.model_validate(given))
+    assert (rec.primary, rec.plan) == (primary, plan), [(r.approach, r.score, r.missing) for r in rec.ranking]
+    assert (rec.preference.algorithm if rec.preference else None) == preference
+    assert (rec.rl.algorithm if rec.rl else None) == rl
+    assert rec.sft_data_strategy == strategy
+    assert rec.success_check == given.get("success_check", "none")
+    if rec.rl:
+        assert rec.rl.reason and rec.rl.check == rec.success_check
+    if rec.preference:
+        assert rec.preference.reason
+
+
+def test_algorithm_reasons_name_the_baseline_and_the_reference_model() -> None:
+    grpo = recommend(Answers(goals=["capability"], success_check="unit_tests")).rl
+    assert grpo is not None and "beta = 0" in grpo.reason and "group" in grpo.reason and "critic" in grpo.reason
+    rloo = recommend(Answers(goals=["agent"], success_check="reward_model", compute="gpu_80gb")).rl
+    assert rloo is not None and "leave-one-out" in rloo.reason and "beta = 0.05" in rloo.reason
+    ppo = recommend(Answers(goals=["agent"], success_check="reward_model", compute="multi_gpu")).rl
+    assert ppo is not None and "critic" in ppo.reason and "OpenRLHF" in ppo.reason
+
+
+def test_rl_prompts_replace_the_write_200_step() -> None:
+    rec = recommend(Answers(goals=["capability"], success_check="unit_tests", rl_prompts=5000))
+    text = "\n".join(rec.next_steps)
+    assert "Use your 5,000 prompts with unit tests as GRPO's training set" in text and "Write ≥ 200" not in text
+    assert any(r.rule == "rl_prompts_ready" for r in rec.ranking[0].reasons)
+
+
+def test_readiness_caution_states_the_measurement() -> None:
+    rec = recommend(Answers(goals=["capability"], success_check="exact_answer"))
+    readiness = next(c.text for c in rec.cautions if c.kind == "readiness")
+    assert "8 answers to each of up to 32 RL prompts" in readiness and "10%" in readiness and "pass@8" in readiness
+
+
+def test_counterfactuals_respect_prerequisites_and_strengthen_what_they_flip_to() -> None:
+    weekly = recommend(Answers(goals=["knowledge"], knowledge_changes="weekly_or_faster", knowledge_docs=200))
+    assert not [c for c in weekly.counterfactuals if c.primary == "dpo"]  # no pairs: DPO cannot lead
+    arithmetic = recommend(Answers(goals=["capability"], success_check="exact_answer"))
+    assert not [c for c in arithmetic.counterfactuals if "reward model" in c.text]  # weakening RL is no advice
+    assert not [c for c in weekly.counterfactuals + arithmetic.counterfactuals if "from a base model" in c.text]
+
+
+def test_no_counterfactual_heading_when_there_are_none(capsys: pytest.CaptureFixture[str]) -> None:
+    from rich.console import Console
+
+    from advisor.render import render
+
+    rec = recommend(Answers(goals=["style"]))
+    rec = rec.model_copy(update={"counterfactuals": []})
+    render(rec, Console(file=sys.stdout, width=120, highlight=False))
+    assert "What would change it" not in capsys.readouterr().out
+
+
+def test_headline_marks_the_leading_step_and_every_step_shows_its_reasons(capsys: pytest.CaptureFixture[str]) -> None:
+    from rich.console import Console
+
+    from advisor.render import render
+
+    rec = recommend(load_answers(REPO / "examples" / "persona" / "answers.yaml"))
+    assert rec.plan == ["sft", "dpo"] and rec.primary == "dpo"
+    render(rec, Console(file=sys.stdout, width=200, highlight=False))
+    out = capsys.readouterr().out
+    assert "Plan: SFT → DPO ★" in out and "★ DPO leads (score" in out
+    assert "Recommendation:" not in out
+    why = out.split("Why")[1].split("Cautions")[0]
+    assert "SFT: DPO works best on a model tuned with SFT first" in why and "DPO: " in why
+    assert "(chosen, rejected) pairs" in why  # the algorithm's reason, in the text output too

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from advisor.engine import recommend, score
-from advisor.rules import RULES
+from advisor.rules import RULES, missing_prerequisite
 from advisor.schema import PIPELINE_ORDER, Answers, Goal, Recommendation
 
 COUNTS = st.integers(min_value=0, max_value=20000)
@@ -26,6 +26,9 @@ VALUES: dict[str, Any] = {
     "knowledge_docs": COUNTS,
     "sft_examples": COUNTS,
     "preference_pairs": COUNTS,
+    "feedback_labels": COUNTS,
+    "rl_prompts": COUNTS,
+    "answer_type": st.sampled_from(["auto", "number", "label", "json", "text"]),
     "success_check": st.sampled_from(["exact_answer", "unit_tests", "reward_model", "human_judgment", "none"]),
     "teacher_model": st.booleans(),
     "model_stage": st.sampled_from(["base", "instruct", "sft_done"]),
@@ -46,8 +49,16 @@ def test_every_valid_answers_set_gives_a_valid_recommendation(given_answers: dic
     rec = recommend(answers)
     Recommendation.model_validate_json(rec.model_dump_json())  # serialisable and schema-valid
     assert sorted(r.approach for r in rec.ranking) == sorted(PIPELINE_ORDER)
-    assert [r.score for r in rec.ranking] == sorted((r.score for r in rec.ranking), reverse=True)
+    # Approaches that can lead come first, best first; those missing a prerequisite follow, never in the plan.
+    able = [r for r in rec.ranking if r.missing is None]
+    assert rec.ranking[: len(able)] == able
+    assert [r.score for r in able] == sorted((r.score for r in able), reverse=True)
+    assert not {r.approach for r in rec.ranking if r.missing} & set(rec.plan)
     assert rec.primary == rec.ranking[0].approach and rec.primary in rec.plan
+    assert not (answers.model_stage == "base" and rec.primary == "prompting")  # a base model is never prompted
+    if answers.model_stage == "sft_done" and rec.primary != "sft":
+        assert "sft" not in rec.plan  # no restart with SFT on a model that had it
+    assert (rec.preference is not None) == ("dpo" in rec.plan)
     assert rec.plan == [a for a in PIPELINE_ORDER if a in rec.plan]  # ordered, no repeats
     assert "prompting" not in rec.plan or rec.plan == ["prompting"]
     assert (rec.rl is not None) == ("rl" in rec.plan)
@@ -55,9 +66,12 @@ def test_every_valid_answers_set_gives_a_valid_recommendation(given_answers: dic
     for ranked in rec.ranking:  # a score is exactly the sum of its reasons
         assert abs(ranked.score - sum(r.weight for r in ranked.reasons)) < 1e-9
     assert rec.next_steps and any("eval" in step for step in rec.next_steps)
-    for counterfactual in rec.counterfactuals:  # each counterfactual really changes the primary
+    for counterfactual in rec.counterfactuals:  # each counterfactual really changes the primary ...
         changed = answers.model_copy(update=counterfactual.change)
         assert recommend(changed, counterfactuals=False).primary == counterfactual.primary != rec.primary
+        # ... by strengthening the approach it flips to, which then meets its prerequisites
+        assert score(changed)[counterfactual.primary] > score(answers)[counterfactual.primary]
+        assert missing_prerequisite(changed, counterfactual.primary) is None
     assert recommend(answers) == rec  # deterministic
 
 

@@ -101,9 +101,9 @@ def test_exit_codes_and_json(tmp_path, cli, capsys):
     assert code == 1
     report = json.loads(out)
     assert report["warnings"][0]["check"] == "duplicate" and report["warnings"][0]["rows"] == [0, 10]
-    bad = _write(tmp_path / "bad.jsonl", [{"prompt": "q", "chosen": "same", "rejected": "same"}])
+    bad = _write(tmp_path / "bad.jsonl", [{"prompt": "q", "chosen": 3, "rejected": "same"}])
     code, out, _ = cli("data", "check", str(bad), "--kind", "dpo", capsys=capsys)
-    assert code == 2 and "chosen and rejected are identical" in out and "bad.jsonl:1" in out
+    assert code == 2 and "chosen: expected text or a list of messages" in out and "bad.jsonl:1" in out
 
 
 def test_token_lengths_and_truncation_share(tmp_path, tiny_model_dir):
@@ -115,3 +115,40 @@ def test_token_lengths_and_truncation_share(tmp_path, tiny_model_dir):
     # the chat template adds its role markers: the short row is longer than its 4 words
     assert 4 < tokens["min"] < 40 and tokens["max"] > 600
     assert any(f.check == "truncation" for f in report.warnings)
+
+
+def _turns(question: str, answer: str) -> list[dict]:
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+
+
+def test_preference_pairs_share_their_prompt_and_ties_and_length_only_pairs_are_counted(tmp_path):
+    rng = random.Random(4)
+    rows = [
+        {"prompt": _sentence(rng, 8), "chosen": _sentence(rng, 12), "rejected": _sentence(rng, 12)} for _ in range(8)
+    ]
+    rows[1]["rejected"] = rows[1]["chosen"]  # a tie, line 2
+    rows[2]["rejected"] = "  " + rows[2]["chosen"].replace(" ", "  ")  # a tie up to whitespace, line 3
+    rows[4]["rejected"] = rows[4]["chosen"] + " and then some more words"  # length only, line 5
+    rows[6] = {"chosen": _turns("What is 2+2?", "4"), "rejected": _turns("Capital of France?", "Paris")}  # line 7
+    path = _write(tmp_path / "pairs.jsonl", rows)
+    report = check_dataset(path, kind="dpo")
+    errors = [(f.locations, f.message) for f in report.errors]
+    assert len(errors) == 1 and errors[0][0] == [f"{path}:7"] and "answer different prompts" in errors[0][1]
+    by_check = {f.check: f for f in report.warnings}
+    assert by_check["preference_tie"].locations == [f"{path}:2", f"{path}:3"]
+    assert by_check["preference_tie"].message.startswith("2 of 8 pairs are ties")
+    assert by_check["preference_length_only"].locations == [f"{path}:5"]
+    assert by_check["preference_length_only"].message.startswith("1 of 8 pairs differ only in length")
+
+
+def test_role_fitting_warnings_short_references_and_untrained_conversations(tmp_path):
+    evals = _write(
+        tmp_path / "eval.jsonl", [{"prompt": f"What is {i} + {i}?", "reference": str(2 * i)} for i in range(9)]
+    )
+    assert check_dataset(evals, kind="eval").warnings == []  # short references are what an eval set holds
+    silent = {"messages": [*_turns("q one two", "a one two")[:1], {"role": "assistant", "content": "a b", "weight": 0}]}
+    rng = random.Random(5)
+    train = _write(tmp_path / "t.jsonl", [_conv(_sentence(rng, 8), _sentence(rng, 10)) for _ in range(4)] + [silent])
+    report = check_dataset(train)
+    untrained = [f for f in report.warnings if f.check == "untrained"]
+    assert len(untrained) == 1 and untrained[0].locations == [f"{train}:5"]

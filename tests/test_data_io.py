@@ -161,3 +161,18 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path, cli, capsys):
     assert code == 2 and "ragged.csv:3: 1 fields but the header has 2" in out
     code, _, err = cli("data", "check", str(tmp_path / "missing.jsonl"), capsys=capsys)
     assert code == 2 and "no such file" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("layout", ["array", "object", "objects"])
+def test_pretty_printed_json_in_a_jsonl_file_is_read_as_json_and_said(tmp_path, layout):
+    rows = [ROW, {**ROW, "completion": "four"}]
+    text = {
+        "array": json.dumps(rows, indent=2),
+        "object": json.dumps({"data": rows}, indent=2),
+        "objects": "\n".join(json.dumps(r, indent=2) for r in rows),
+    }[layout]
+    path = tmp_path / "pretty.jsonl"
+    path.write_text(text)
+    table = read_table(path)
+    assert [r["completion"] for r in table.rows] == ["4", "four"]
+    assert table.note == f"{path}: pretty-printed JSON, not one object per line; read as JSON"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
 
-from harness.runner.demo import example_names, prepare_demo
+from harness.runner.demo import default_demo_dir, example_names, prepare_demo
+from posttrain.errors import BadInput
 
 
 def test_every_shipped_example_has_answers_and_a_valid_experiment(tmp_path):
@@ -33,7 +35,7 @@ def test_quick_demo_runs_every_stage_and_reruns_for_free(tmp_path, default_model
     target = tmp_path / "demo"
     code, out, err = cli("demo", "--quick", "--dir", str(target), capsys=capsys)
     assert code == 0, err
-    assert "Recommendation: SFT" in out and "verdict" in out
+    assert "Plan: RAG → SFT ★" in out and "verdict" in out  # the advice's headline: the plan, SFT leading
     run_dir = (target / "runs" / "latest").resolve()
     manifest = json.loads((run_dir / "manifest.json").read_text())["stages"]
     assert {name: entry["status"] for name, entry in manifest.items()} == dict.fromkeys(
@@ -51,3 +53,74 @@ def test_quick_demo_runs_every_stage_and_reruns_for_free(tmp_path, default_model
     code, out, _ = cli("run", str(target), "--json", capsys=capsys)
     assert code == 0
     assert {s["status"] for s in json.loads(out)["stages"]} == {"skipped"}
+
+
+def test_a_demo_never_writes_over_another_examples_folder(tmp_path, cli, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert default_demo_dir("support-assistant") == Path("posttrain-demo")  # the README's path stays
+    assert default_demo_dir("arithmetic") != default_demo_dir("persona") != Path("posttrain-demo")
+    prepare_demo("support-assistant", Path("posttrain-demo"), quick=True)
+    before = snapshot(tmp_path / "posttrain-demo")
+    code, _, err = cli("demo", "--example", "arithmetic", "--dir", "posttrain-demo", capsys=capsys)
+    assert code == 2 and "holds the support-assistant demo" in err and "posttrain-demo-arithmetic" in err
+    assert snapshot(tmp_path / "posttrain-demo") == before
+    # A folder with someone's own experiment is refused the same way.
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "experiment.yaml").write_text("name: mine\n")
+    with pytest.raises(BadInput, match="experiment 'mine'"):
+        prepare_demo("persona", tmp_path / "mine")
+    assert (tmp_path / "mine" / "experiment.yaml").read_text() == "name: mine\n"
+    # The same example again reuses its folder; an edited config is backed up, an edited data file kept.
+    config = tmp_path / "posttrain-demo" / "experiment.yaml"
+    config.write_text(config.read_text() + "# mine\n")
+    (tmp_path / "posttrain-demo" / "eval.jsonl").write_text('{"prompt": "my own", "reference": "row"}\n')
+    lines: list[str] = []
+    prepare_demo("support-assistant", Path("posttrain-demo"), quick=True, say=lines.append)
+    assert any("moved your edited experiment.yaml to .posttrain/backup-" in line for line in lines)
+    assert any("kept your eval.jsonl" in line for line in lines)
+    assert (tmp_path / "posttrain-demo" / "eval.jsonl").read_text().startswith('{"prompt": "my own"')
+
+
+def test_two_demos_from_one_folder_never_mix_their_reports(tmp_path, tiny_model_dir, cli, capsys, monkeypatch):
+    """The issue's case: a second example run where the first ran, through `posttrain demo` itself.
+
+    Cheapest settings: the tiny model, baselines only, 2 rows of 4 tokens (the stamps of training and
+    the stages after it are checked by the full demo test above and tests/test_runner.py).
+    """
+    from harness.runner import demo
+
+    quick = demo.quick_overrides
+
+    def cheapest(config):
+        config = quick(config)
+        config["methods"] = []
+        config["data"].pop("knowledge", None)
+        for spec in config["evals"]:
+            spec["limit"], spec["max_new_tokens"] = 2, 4
+        config["forgetting"]["tasks"] = []
+        return config
+
+    monkeypatch.setattr(demo, "quick_overrides", cheapest)
+    monkeypatch.chdir(tmp_path)
+    model = str(tiny_model_dir)
+    code, _, err = cli("demo", "--quick", "--model", model, capsys=capsys)
+    assert code == 0, err
+    support_report = tmp_path / "posttrain-demo" / "runs" / "latest" / "report.md"
+    support = support_report.read_text()
+    before = snapshot(tmp_path / "posttrain-demo")
+    code, _, err = cli(
+        "demo", "--example", "persona", "--quick", "--model", model, "--dir", "posttrain-demo", capsys=capsys
+    )
+    assert code == 2 and "holds the support-assistant demo" in err
+    assert snapshot(tmp_path / "posttrain-demo") == before
+    code, _, err = cli("demo", "--example", "persona", "--quick", "--model", model, capsys=capsys)
+    assert code == 0, err
+    persona = (tmp_path / "posttrain-demo-persona" / "runs" / "latest" / "report.md").read_text()
+    assert "# Report: support-assistant" in support and "# Report: persona" in persona
+    assert "### format" in support and "### facts" in support and "### persona" not in support
+    assert "### persona" in persona and "### format" not in persona and "### facts" not in persona
+    assert support_report.read_text() == support
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}

@@ -44,8 +44,13 @@ def test_evaluate_writes_one_result_per_example_and_a_summary(tiny_model_dir, ev
     results = _results(out)
     assert [r["id"] for r in results] == ["a", "b", "c"]
     for r in results:
-        assert set(r) == {"id", "prompt", "context_ids", "output", "reference", "scores", "latency_s"}
+        recorded = {"id", "prompt", "context_ids", "output", "reference", "scores", "latency_s"}
+        cost = {"prompt_tokens", "output_tokens", "cut", "context_sources"}
+        assert set(r) - {"latency_bs1_s"} == recorded | cost
         assert set(r["scores"]) == {"exact_match", "f1"} and r["latency_s"] > 0 and r["context_ids"] == []
+        # the chat template and system turn count: more prompt tokens than the bare question's words
+        assert r["prompt_tokens"] > len(r["prompt"].split()) and isinstance(r["cut"], bool)
+    assert 1 <= sum("latency_bs1_s" in r for r in results) <= 3 and results[0]["latency_bs1_s"] > 0
     assert results[2]["prompt"] == "Say yes."
     stored = json.loads((out / "summary.json").read_text())
     assert {"variant", "model", "adapter", "eval_set", "metrics", "latency_s_mean", "n"} <= set(stored)
@@ -135,6 +140,7 @@ def test_rag_records_context_ids_per_example(tiny_model_dir, eval_file, tmp_path
     assert retriever.queries == ["What is 2+2?", "Name the capital of Italy.", "Say yes."]
     results = _results(out)
     assert all(r["context_ids"] == ["doc.md#0", "doc.md#1"] for r in results)
+    assert all(r["context_sources"] == ["doc.md", "doc.md"] for r in results)
     assert results[0]["prompt"] == "What is 2+2?"  # the question, not the context-stuffed turn
 
 

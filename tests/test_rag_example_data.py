@@ -32,8 +32,11 @@ def test_eval_questions_have_ids_and_answers_found_in_the_documents() -> None:
     assert len({r["id"] for r in rows}) == len(rows)
     knowledge = _knowledge_text()
     for row in rows:
-        assert set(row) == {"id", "prompt", "reference"}
+        assert set(row) == {"id", "prompt", "reference", "source"}
         assert contains(knowledge, row) == 1.0, f"{row['id']}: {row['reference']!r} is not in the documents"
+        # the named source document holds the answer (the report's retrieval hit@k relies on it)
+        source = EXAMPLE / "knowledge" / row["source"]
+        assert row["reference"].lower() in source.read_text().lower(), row["id"]
         assert len(row["reference"].split()) <= 3  # short, exact facts a small model can copy
 
 

@@ -172,6 +172,9 @@ def test_cli_report_and_compare(run_dir: Path, tmp_path: Path, cli, capsys: pyte
     assert set(row["cells"]) == {run_dir.name, other.name}
     code, out, err = cli("compare", str(run_dir), str(other), capsys=capsys)
     assert code == 0 and "general skills" in out
+    # the report's names and number formats, not internal ones
+    assert "few-shot prompting" in out and "fine-tuning + RAG" in out
+    assert not re.search(r"\b(kshot|tuned_rag)\b", out) and "−0.8" in out and "Decision:" in out
 
 
 def test_bad_input_is_one_line_and_keeps_the_previous_report(
@@ -220,3 +223,39 @@ def test_verdict_is_one_sentence_over_several_eval_sets() -> None:
     sentence = verdict_sentence(variants, comparisons, primary, leaders, None)
     assert sentence.startswith("On facts (contains), fine-tuning beat prompting by 40.0 points")
     assert "; on format (contains), fine-tuning beat" in sentence and sentence.count("On ") == 1
+
+
+def test_cost_columns_and_verdict_file(run_dir: Path) -> None:
+    data, md, _html = write_report(run_dir)
+    costs = {c.variant: c for c in data.costs}
+    assert [c.variant for c in data.costs] == ["prompt", "kshot", "rag", "tuned", "tuned_rag"]
+    # the fixture's prompt tokens are 40/160/420 (+ row % 5, mean 2) and bs-1 latencies 0.5..0.9 s (+0.3 with RAG)
+    assert costs["prompt"].prompt_tokens == 42 and costs["rag"].prompt_tokens == 422
+    assert costs["kshot"].latency_bs1_s == 0.7 and costs["tuned_rag"].latency_bs1_s == 1.0
+    assert costs["prompt"].train_wall_s is None and costs["tuned"].train_tokens == 245760
+    assert costs["tuned"].adapter_size_bytes == 9_437_184 and costs["tuned"].peak_memory_mb == 1843.2
+    text = md.read_text()
+    assert "| few-shot prompting | 162 | 0.70 s | – | – | – | – |" in text
+    assert "| fine-tuning | 42 | 0.70 s | 120 s | 245,760 | 1843 MB | 9.0 MiB |" in text
+    verdict = (run_dir / "verdict.txt").read_text().splitlines()
+    assert (
+        verdict[0].startswith("Decision: ")
+        and verdict[1].startswith("Why: ")
+        and verdict[-1].startswith("The advisor recommended sft")
+    )
+    assert text.index("## Decision") < text.index("## Verdict") < text.index("## Results by variant")
+
+
+def test_decision_is_readable_at_the_top_of_the_page(run_dir: Path, tmp_path: Path) -> None:
+    """The first screen (1280×900) shows the decision block: its coloured band spans the upper part."""
+    _data, _md, html_path = write_report(run_dir)
+    shot = tmp_path / "top.png"
+    open_in_chromium(html_path, shot, tmp_path / "profile", size="1280,900")
+    from PIL import Image
+
+    image = Image.open(shot).convert("RGB")
+    # the undecided block's background is #fffbeb (amber-50); find rows of it in the first screen
+    band = [y for y in range(image.height) if image.getpixel((640, y)) == (255, 251, 235)]
+    assert band and min(band) < 250 and max(band) < 900
+    html = html_path.read_text()
+    assert html.index('class="decision') < html.index('class="verdict"') < html.index("<h2>Results by variant")

@@ -21,7 +21,7 @@ from harness.scaffold.advice import AdviceFile
 from harness.scaffold.plan import plan_from_advice, plan_from_flags
 from harness.scaffold.render import new_experiment, render_scaffold
 
-METHODS = ["prompting", "rag", "sft", "dpo", "sft+dpo", "rag+sft", "grpo", "reward+grpo"]
+METHODS = ["prompting", "rag", "sft", "dpo", "kto", "sft+dpo", "rag+sft", "grpo", "rloo", "reward+grpo", "reward+ppo"]
 ACCELERATE = ["single_gpu", "ddp", "fsdp", "deepspeed_zero2", "deepspeed_zero3"]
 
 
@@ -74,7 +74,7 @@ def test_every_method_scaffold_parses_and_validates(method: str, tmp_path: Path)
     planned = [m for m in method.split("+") if m not in ("rag", "prompting")]
     assert config.methods == planned
     assert (config.data.knowledge is not None) == ("rag" in method)
-    assert ("rewards.py" in files) == ("grpo" in method)
+    assert ("rewards.py" in files) == ("grpo" in method or "rloo" in method)
     assert {f"accelerate/{name}.yaml" for name in ACCELERATE} <= set(parsed)
     makefile = (target / "Makefile").read_text()
     for target_name in ("check:", "baseline:", "train:", "report:", "all:"):
@@ -202,7 +202,7 @@ def test_user_text_stays_data(tmp_path: Path, cli, capsys: pytest.CaptureFixture
         assert not [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == "__import__"]
         assert text == benign[path.relative_to(target).as_posix()]  # user text never changes Python files
     for path in target.rglob("*"):
-        if path.is_file():
+        if path.is_file() and ".posttrain" not in path.parts:  # the record holds hex hashes, not user text
             assert "1337" not in path.read_text()  # {{ 7*191 }} was never evaluated
     yaml_text = (target / "experiment.yaml").read_text()
     assert "\nname: injected" not in yaml_text
@@ -265,8 +265,8 @@ def test_without_from_or_method_asks_on_a_tty_and_refuses_otherwise(
 
 
 def test_bad_inputs_exit_2(tmp_path: Path, cli, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = cli("new", str(tmp_path / "a"), "--method", "sft+ppo", capsys=capsys)
-    assert code == 2 and "ppo" in err
+    code, _, err = cli("new", str(tmp_path / "a"), "--method", "sft+magic", capsys=capsys)
+    assert code == 2 and "magic" in err
     broken = tmp_path / "advice.json"
     broken.write_text('{"answers": {},\n "recommendation": {"primary": "magic"}}')
     code, _, err = cli("new", str(tmp_path / "b"), "--from", str(broken), capsys=capsys)

@@ -48,9 +48,9 @@ def _run(cli, capsys, *args: str) -> tuple[int, str, str]:
 
 
 def test_unknown_method(cli, capsys, tmp_path: Path) -> None:
-    code, _, err = _run(cli, capsys, "--method", "ppo", "--data", str(PERSONA / "sft.jsonl"), "--out", str(tmp_path))
+    code, _, err = _run(cli, capsys, "--method", "rlhf", "--data", str(PERSONA / "sft.jsonl"), "--out", str(tmp_path))
     assert code == 2
-    assert "--method ppo: unknown; use one of sft, dpo, grpo, reward" in err
+    assert "--method rlhf: unknown;" in err and "Methods: sft, dpo, kto, grpo, rloo, reward, ppo, external" in err
     assert "Traceback" not in err
 
 
@@ -132,3 +132,17 @@ def test_train_help_is_import_light() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert "Example: posttrain train" in result.stdout
     assert result.stdout.strip().endswith("[]")
+
+
+def test_method_names_come_from_the_registry() -> None:
+    """One file per method under harness/training/methods; the schema's names and the trainer's follow it."""
+    import typing
+
+    from harness.config import Method as ConfigMethod
+    from harness.training.methods import METHOD_NAMES, registry, trainable_here
+    from harness.training.request import Method as RequestMethod
+
+    methods_dir = Path(__file__).resolve().parent.parent / "harness" / "training" / "methods"
+    assert sorted(p.stem for p in methods_dir.glob("*.py") if p.stem != "__init__") == sorted(METHOD_NAMES)
+    assert typing.get_args(ConfigMethod) == METHOD_NAMES == tuple(registry())
+    assert typing.get_args(RequestMethod) == trainable_here() == ("sft", "dpo", "kto", "grpo", "rloo", "reward")

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from harness.data import quality
 from harness.data.formats import FORMAT_KIND, KINDS, format_for_kind
 from harness.data.io import Table, read_table
+from harness.data.mapping import read_rows
 from posttrain.errors import BadInput
 
 # Token lengths need a tokenizer pass over every row; in batches of this many chat-templated texts.
@@ -43,6 +44,7 @@ class CheckReport(BaseModel):
     kind: str | None = Field(description="the kind the rows were checked as: sft, dpo, rl or eval")
     format: str = Field(description="the TRL format: messages, prompt_completion, preference, prompt_only, eval")
     rows: int = Field(description="rows that could be read")
+    mapping: str | None = Field(None, description="how the rows were mapped into the TRL format, if they were")
     eval_path: str | None = None
     errors: list[Finding] = Field(default_factory=list)
     warnings: list[Finding] = Field(default_factory=list)
@@ -68,14 +70,19 @@ def check_dataset(
     max_length: int | None = None,
     near_threshold: float = quality.NEAR_THRESHOLD,
     eval_threshold: float = quality.EVAL_NEAR_THRESHOLD,
+    columns: Any = None,
+    split: str | None = None,
 ) -> CheckReport:
-    """Run every check on ``path`` (and its overlap with ``eval_path``); see the module doc."""
+    """Run every check on ``path`` (and its overlap with ``eval_path``); see the module doc.
+
+    ``columns`` (``prompt=question,...``) and ``split`` are read as training reads them.
+    """
     if kind is not None and kind not in KINDS:
         raise BadInput(f"--kind {kind}: unknown; use one of {', '.join(KINDS)}")
     if max_length is not None and max_length < 1:
         raise BadInput(f"--max-length {max_length}: must be a positive number of tokens")
-    table = read_table(path, collect=True)
-    report = CheckReport(path=str(path), kind=kind, format="unknown", rows=len(table.rows))
+    table = read_rows(path, collect=True, split=split, columns=columns)
+    report = CheckReport(path=str(path), kind=kind, format="unknown", rows=len(table.rows), mapping=table.note)
     report.errors += [
         Finding(check="parse", severity="error", message=p.message, locations=[p.location]) for p in table.problems
     ]
@@ -125,7 +132,22 @@ def check_dataset(
             "eval_rows_leaked": len({j for _, j, _ in overlap.exact + overlap.near}),
         }
 
-    if fmt != "prompt_only":  # RL prompts have no response to judge
+    if fmt == "preference":
+        ties, length_only = quality.preference_pair_problems(rows)
+        if ties:
+            why = f"{len(ties)} of {len(rows)} pairs are ties (chosen == rejected): DPO learns nothing from them"
+            report.warnings.append(_group_finding(table, "preference_tie", why, ties))
+        if length_only:
+            why = (
+                f"{len(length_only)} of {len(rows)} pairs differ only in length (one answer is the other cut short "
+                "or extended): they teach length, not quality"
+            )
+            report.warnings.append(_group_finding(table, "preference_length_only", why, length_only))
+    if untrained := quality.untrained_conversations(rows):
+        why = f"{len(untrained)} conversations have weight 0 on every assistant turn and train nothing"
+        report.warnings.append(_group_finding(table, "untrained", why, untrained))
+    # RL prompts have no response to judge; eval references are short by design ("4", "Paris").
+    if fmt not in ("prompt_only", "eval") and report.kind != "eval":
         # Rows with structural errors already have an error; judging their responses would repeat it.
         for i, why in quality.response_length_outliers(rows):
             if i not in broken:
@@ -189,7 +211,7 @@ def conversations(row: dict[str, Any], fmt: str) -> list[list[dict[str, str]]]:
     if fmt == "messages":
         return [turns(row["messages"], "user")]
     prompt = turns(row["prompt"], "user") if "prompt" in row else []
-    if fmt == "prompt_completion":
+    if fmt in ("prompt_completion", "unpaired"):
         return [prompt + turns(row["completion"], "assistant")]
     if fmt == "preference":
         return [prompt + turns(row["chosen"], "assistant"), prompt + turns(row["rejected"], "assistant")]

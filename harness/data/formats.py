@@ -6,11 +6,13 @@ Formats (Hugging Face TRL conventions):
 - ``prompt_completion``: ``{"prompt": ..., "completion": ...}``, strings or message lists (SFT)
 - ``preference``: ``{"prompt"?, "chosen", "rejected"}``, strings or message lists (DPO, reward models)
 - ``prompt_only``: ``{"prompt": ..., <reference columns the reward reads>}`` (RL)
+- ``unpaired``: ``{"prompt", "completion", "label": bool}`` (KTO: unpaired good/bad feedback)
 - ``eval``: ``{"prompt" | "messages", "reference", "tests"?, "choices"?, "id"?}``
 
-A *kind* is what the user trains or evaluates (``sft``, ``dpo``, ``rl``, ``eval``); each kind accepts
-some formats. Row checks here are pure functions that return messages; the loaders turn them into
-:class:`BadInput` with ``file:line``.
+Alpaca, ShareGPT, OpenAI chat files and column mappings are mapped onto these first
+(:mod:`harness.data.mapping`). A *kind* is what the user trains or evaluates (``sft``, ``dpo``,
+``kto``, ``rl``, ``eval``); each kind accepts some formats. Row checks here are pure functions that
+return messages; the loaders turn them into :class:`BadInput` with ``file:line``.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ from typing import Any, Literal
 
 from posttrain.errors import BadInput
 
-Format = Literal["messages", "prompt_completion", "preference", "prompt_only", "eval"]
-Kind = Literal["sft", "dpo", "rl", "eval"]
-FORMATS: tuple[str, ...] = ("messages", "prompt_completion", "preference", "prompt_only", "eval")
-KINDS: tuple[str, ...] = ("sft", "dpo", "rl", "eval")
+Format = Literal["messages", "prompt_completion", "preference", "prompt_only", "unpaired", "eval"]
+Kind = Literal["sft", "dpo", "kto", "rl", "eval"]
+FORMATS: tuple[str, ...] = ("messages", "prompt_completion", "preference", "prompt_only", "unpaired", "eval")
+KINDS: tuple[str, ...] = ("sft", "dpo", "kto", "rl", "eval")
 KIND_FORMATS: dict[str, tuple[str, ...]] = {
     "sft": ("messages", "prompt_completion"),
     "dpo": ("preference",),
+    "kto": ("unpaired",),
     # GRPO reads only the prompt; any other column (answer, reference, tests) goes to the reward.
     "rl": ("prompt_only", "eval", "prompt_completion"),
     "eval": ("eval",),
@@ -37,6 +40,7 @@ FORMAT_KIND: dict[str, str] = {
     "prompt_completion": "sft",
     "preference": "dpo",
     "prompt_only": "rl",
+    "unpaired": "kto",
     "eval": "eval",
 }
 ROLES = ("system", "user", "assistant", "tool")
@@ -83,6 +87,8 @@ def detect_format(rows: Sequence[dict[str, Any]]) -> str:
         keys.update(row)
     if "chosen" in keys and "rejected" in keys:
         return "preference"
+    if "label" in keys and "prompt" in keys and "completion" in keys:
+        return "unpaired"
     if "reference" in keys and ("prompt" in keys or "messages" in keys) and "completion" not in keys:
         return "eval"
     if "messages" in keys:
@@ -105,6 +111,8 @@ def format_for_kind(rows: Sequence[dict[str, Any]], kind: str | None) -> str:
     detected = detect_format(rows)
     if kind is None:
         return detected
+    if detected == "unpaired" and kind in ("sft", "rl"):
+        return "prompt_completion"  # a `label` column beside prompt/completion is extra data, not KTO, here
     if detected not in KIND_FORMATS[kind]:
         if kind == "eval" and detected in ("prompt_only", "prompt_completion", "messages"):
             return "eval"  # validation then says which row lacks "reference"
@@ -113,14 +121,24 @@ def format_for_kind(rows: Sequence[dict[str, Any]], kind: str | None) -> str:
     return detected
 
 
-def load_dataset(path: str | Path, kind: str | None = None) -> list[dict[str, Any]]:
-    """Read ``path`` and validate every row for ``kind`` (sft, dpo, rl, eval; None: detect).
+def load_dataset(
+    path: str | Path, kind: str | None = None, columns: Any = None, split: str | None = None
+) -> list[dict[str, Any]]:
+    """Read ``path``, map it onto a TRL format, and validate every row for ``kind`` (None: detect).
 
-    Raises :class:`BadInput` listing the first few bad rows as ``file:line: field: why``.
+    ``columns`` renames columns first (``{"prompt": "question"}`` or ``"prompt=question"``); ``split``
+    picks a DatasetDict split. Raises :class:`BadInput` listing the first few bad rows as
+    ``file:line: field: why``.
     """
-    from harness.data.io import read_table
+    from harness.data.mapping import announce, read_rows
 
-    table = read_table(path)
+    table = read_rows(path, split=split, columns=columns)
+    announce(table)
+    return validated_rows(table, kind, str(path))
+
+
+def validated_rows(table: Any, kind: str | None, path: str) -> list[dict[str, Any]]:
+    """The rows of a read :class:`~harness.data.io.Table`, each checked for ``kind``; BadInput lists bad ones."""
     fmt = format_for_kind(table.rows, kind)
     effective_kind = kind if kind in KINDS else FORMAT_KIND[fmt]
     lines: list[str] = []
@@ -170,8 +188,10 @@ def row_errors(row: dict[str, Any], fmt: str, kind: str | None = None) -> list[s
 
     >>> row_errors({"messages": [{"role": "user", "content": "hi"}]}, "messages", "sft")
     ['messages: an SFT conversation must end with an assistant turn (ends with user)']
-    >>> row_errors({"prompt": "p", "chosen": "same", "rejected": "same"}, "preference")
-    ['chosen and rejected are identical']
+    >>> row_errors({"chosen": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "x"}],
+    ...             "rejected": [{"role": "user", "content": "b"}, {"role": "assistant", "content": "y"}]},
+    ...            "preference")  # doctest: +ELLIPSIS
+    ['chosen and rejected answer different prompts: their turns before the answer differ at turn 0 ...']
     >>> row_errors({"prompt": "p", "reference": 4}, "eval")
     []
     """
@@ -213,10 +233,46 @@ def _check_preference_row(row: dict[str, Any], kind: str) -> list[str]:
     errors += _text_or_messages(row, "chosen") + _text_or_messages(row, "rejected")
     if errors:
         return errors
-    if row["chosen"] == row["rejected"]:
-        errors.append("chosen and rejected are identical")
-    if type(row["chosen"]) is not type(row["rejected"]):
+    chosen, rejected = row["chosen"], row["rejected"]
+    if type(chosen) is not type(rejected):
         errors.append("chosen and rejected must both be text or both be message lists")
+    elif isinstance(chosen, list):
+        # Implicit-prompt rows carry the conversation in both lists: everything but the answer must match,
+        # or the pair compares answers to two different questions.
+        shared_c, shared_r = _strip_turns(chosen[:-1]), _strip_turns(rejected[:-1])
+        if shared_c != shared_r:
+            at = next((i for i, (a, b) in enumerate(zip(shared_c, shared_r, strict=False)) if a != b), None)
+            at = min(len(shared_c), len(shared_r)) if at is None else at
+            errors.append(
+                f"chosen and rejected answer different prompts: their turns before the answer differ at turn {at} "
+                f"({len(shared_c)} vs {len(shared_r)} earlier turns); both must share the prompt"
+            )
+        if row.get("prompt") is not None:
+            for name, value in (("chosen", chosen), ("rejected", rejected)):
+                others = sorted({str(t.get("role")) for t in value} - {"assistant", "tool"})
+                if others:
+                    errors.append(
+                        f"{name}: with a separate prompt, {name} holds the answer only (found {', '.join(others)})"
+                    )
+        for name, value in (("chosen", chosen), ("rejected", rejected)):
+            if value[-1].get("role") != "assistant":
+                errors.append(f"{name}: the last turn must be the assistant's answer (is {value[-1].get('role')})")
+    return errors
+
+
+def _strip_turns(turns: list[Any]) -> list[tuple[Any, Any]]:
+    return [(t.get("role"), " ".join(str(t.get("content") or "").split())) for t in turns if isinstance(t, dict)]
+
+
+def _check_unpaired_row(row: dict[str, Any], kind: str) -> list[str]:
+    errors = _text_or_messages(row, "prompt") + _text_or_messages(row, "completion")
+    label = row.get("label")
+    if "label" not in row:
+        errors.append('missing field "label" (true for a good completion, false for a bad one)')
+    elif not isinstance(label, bool):
+        errors.append(f"label: expected true or false, got {label!r}")
+    if not errors and isinstance(row["prompt"], list) and row["prompt"][-1]["role"] == "assistant":
+        errors.append("prompt: a prompt must end with a user turn, not assistant")
     return errors
 
 
@@ -257,6 +313,7 @@ _CHECKS = {
     "prompt_completion": _check_prompt_completion_row,
     "preference": _check_preference_row,
     "prompt_only": _check_prompt_only_row,
+    "unpaired": _check_unpaired_row,
     "eval": _check_eval_row,
 }
 
@@ -304,6 +361,8 @@ def message_list_errors(messages: Any, name: str = "messages") -> list[str]:
             errors.append(f"{where}.content: expected text, got {type(content).__name__}")
         elif isinstance(content, str) and not content.strip() and not message.get("tool_calls"):
             errors.append(f"{where}.content: empty")
+        if "weight" in message and (isinstance(message["weight"], bool) or message["weight"] not in (0, 1)):
+            errors.append(f"{where}.weight: expected 0 or 1, got {message['weight']!r}")
         if role == "system" and i != 0:
             errors.append(f"{where}: a system message must come first")
         elif role in ("user", "assistant") and previous == role:

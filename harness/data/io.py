@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from posttrain import safe_files
 from posttrain.errors import BadInput
 
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
@@ -46,6 +48,7 @@ class Table:
     lines: list[int] = field(default_factory=list)
     problems: list[LineProblem] = field(default_factory=list)
     unit: str = "line"  # "line" for text files, "row" for Parquet and datasets
+    note: str | None = None  # how the rows were mapped into a TRL format, when they were (see mapping.py)
 
     def where(self, index: int) -> str:
         """``file:line`` of row ``index`` (``file:row N`` for sources without lines)."""
@@ -59,28 +62,30 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
     return read_table(path).rows
 
 
-def read_table(path: str | Path, *, collect: bool = False) -> Table:
+def read_table(path: str | Path, *, collect: bool = False, split: str | None = None) -> Table:
     """Read ``path`` into a :class:`Table`.
 
     With ``collect=False`` the first unparsable line raises :class:`BadInput`; with ``collect=True``
     such lines are listed in ``Table.problems`` and reading goes on. Problems with the source as a
-    whole (missing, a directory, empty, an unknown suffix) always raise.
+    whole (missing, a directory, a FIFO or device, too large, empty, an unknown suffix) always raise.
+    ``split`` picks the split of a ``DatasetDict`` folder or a datasets name (default ``train``).
     """
     spec = str(path)
     p = Path(spec).expanduser()
-    if not p.exists():
+    if not p.exists() and not p.is_symlink():
         if _looks_like_dataset_name(spec):
-            return _read_hf_dataset(spec)
+            return _read_hf_dataset(spec, split)
         raise BadInput(f"{spec}: no such file; pass a .jsonl, .json, .csv or .parquet file or a datasets name")
     if p.is_dir():
-        if (p / "dataset_info.json").is_file() or (p / "state.json").is_file():
-            return _read_saved_dataset(p)
+        if (p / "dataset_info.json").is_file() or (p / "state.json").is_file() or (p / "dataset_dict.json").is_file():
+            return _read_saved_dataset(p, split)
         raise BadInput(
             f"{spec}: is a directory; pass one data file (.jsonl, .json, .csv, .parquet) "
             "or a directory written by datasets' save_to_disk"
         )
     kind = SUFFIXES.get(p.suffix.lower())
     if kind == "parquet":
+        safe_files.check_regular_file(p, "data file", safe_files.data_limit_bytes())
         return _read_parquet(p)
     data = _read_bytes(p)
     if kind is None:
@@ -92,7 +97,12 @@ def read_table(path: str | Path, *, collect: bool = False) -> Table:
             raise BadInput(f"{spec}: unknown file type {p.suffix!r}; use .jsonl, .json, .csv or .parquet")
     text_problems: list[LineProblem] = []
     text = _decode(p, data, text_problems, collect)
-    if kind == "jsonl":
+    del data  # the bytes are not needed once decoded: a 1 GB file should not cost 2 GB here
+    if kind == "jsonl" and _pretty_printed(text):
+        # A JSON array, or objects spread over several lines, saved as .jsonl: read it as JSON, and say so.
+        table = _read_json(p, text, collect) if text.lstrip().startswith("[") else _read_concatenated(p, text, collect)
+        table.note = f"{spec}: pretty-printed JSON, not one object per line; read as JSON"
+    elif kind == "jsonl":
         table = _read_jsonl(p, text, collect)
     elif kind == "json":
         table = _read_json(p, text, collect)
@@ -111,10 +121,8 @@ def _looks_like_dataset_name(spec: str) -> bool:
 
 
 def _read_bytes(p: Path) -> bytes:
-    try:
-        data = p.read_bytes()
-    except OSError as error:
-        raise BadInput(f"{p}: cannot read ({error.strerror})") from None
+    # Regular files only, within the size limit: a FIFO, /dev/zero or a socket is refused before opening.
+    data = safe_files.read_bytes(p, "data file")
     if not data.strip():
         raise BadInput(f"{p}: the file is empty; expected one JSON object per line, a JSON array, or a CSV header")
     return data
@@ -158,21 +166,30 @@ def _snippet(text: str) -> str:
 
 def _read_jsonl(p: Path, text: str, collect: bool) -> Table:
     table = Table(source=str(p))
-    lines = text.split("\n")
-    last = len(lines)
-    while last > 0 and not lines[last - 1].strip():
-        last -= 1
-    for number, line in enumerate(lines[:last], start=1):
+    ends_with_newline = text.endswith("\n")
+    size = len(text)
+    pos, number = 0, 0
+    # Line by line without splitting the whole text into a list first (a second copy of a 1 GB file).
+    while pos < size:
+        end = text.find("\n", pos)
+        if end == -1:
+            end = size
+        line = text[pos:end]
+        pos, number = end + 1, number + 1
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = loads_strict(line)
         except json.JSONDecodeError as error:
-            if number == last and not text.endswith("\n") and error.msg.startswith(("Unterminated", "Expecting")):
+            last = end == size or not text[end:].strip()
+            if last and not ends_with_newline and error.msg.startswith(("Unterminated", "Expecting")):
                 why = "truncated JSON at the end of the file (was the write interrupted?); delete or complete it"
             else:
                 why = f"not valid JSON ({error.msg} at column {error.colno}): {_snippet(line)}"
             _problem(table, LineProblem(f"{p}:{number}", why), collect)
+            continue
+        except (ValueError, RecursionError) as error:
+            _problem(table, LineProblem(f"{p}:{number}", _value_problem(error)), collect)
             continue
         if not isinstance(row, dict):
             why = f"expected a JSON object, got {_json_type(row)}"
@@ -183,15 +200,55 @@ def _read_jsonl(p: Path, text: str, collect: bool) -> Table:
     return table
 
 
+def _pretty_printed(text: str) -> bool:
+    """True when a .jsonl file starts with an array or object that its first line does not close."""
+    stripped = text.lstrip()
+    first, _, rest = stripped.partition("\n")
+    if not first.startswith(("{", "[")) or not rest.strip():
+        return False  # one line: JSON Lines, whose reader names a truncated line as such
+    try:
+        loads_strict(first)
+    except json.JSONDecodeError:
+        return True
+    except (ValueError, RecursionError):
+        return False  # a complete line with a bad value: JSON Lines, reported per line
+    return False
+
+
+def _read_concatenated(p: Path, text: str, collect: bool) -> Table:
+    """Objects one after another, each over several lines (``{...}\n{...}``), or one object holding a list."""
+    table = Table(source=str(p))
+    i, n = _skip_ws(text, 0), len(text)
+    while i < n:
+        line = 1 + text.count("\n", 0, i)
+        try:
+            item, end = _STRICT_DECODER.raw_decode(text, i)
+        except json.JSONDecodeError as error:
+            raise BadInput(f"{p}:{error.lineno}: not valid JSON ({error.msg} at column {error.colno})") from None
+        except (ValueError, RecursionError) as error:
+            raise BadInput(f"{p}:{line}: {_value_problem(error)}") from None
+        if isinstance(item, dict):
+            table.rows.append(item)
+            table.lines.append(line)
+        else:
+            _problem(table, LineProblem(f"{p}:{line}", f"expected a JSON object, got {_json_type(item)}"), collect)
+        i = _skip_ws(text, end)
+    if len(table.rows) == 1 and any(isinstance(v, list) for v in table.rows[0].values()):
+        return _read_json(p, text, collect)  # {"data": [...]} pretty-printed
+    return table
+
+
 def _read_json(p: Path, text: str, collect: bool) -> Table:
     """A JSON array of objects (each row keeps its line), or ``{"data"|"train"|...: [...]}``."""
     stripped = text.lstrip()
     if stripped.startswith("["):
         return _read_json_array(p, text, collect)
     try:
-        doc = json.loads(text)
+        doc = loads_strict(text)
     except json.JSONDecodeError as error:
         raise BadInput(f"{p}:{error.lineno}: not valid JSON ({error.msg} at column {error.colno})") from None
+    except (ValueError, RecursionError) as error:
+        raise BadInput(f"{p}:1: {_value_problem(error)}") from None
     if isinstance(doc, dict):
         lists = [key for key, value in doc.items() if isinstance(value, list)]
         if len(lists) == 1 and all(isinstance(item, dict) for item in doc[lists[0]]):
@@ -212,7 +269,7 @@ def _read_json(p: Path, text: str, collect: bool) -> Table:
 
 def _read_json_array(p: Path, text: str, collect: bool) -> Table:
     table = Table(source=str(p))
-    decoder = json.JSONDecoder()
+    decoder = _STRICT_DECODER
     n = len(text)
     i = _skip_ws(text, 0) + 1  # past '['
     line = 1 + text.count("\n", 0, i)
@@ -230,6 +287,8 @@ def _read_json_array(p: Path, text: str, collect: bool) -> Table:
         except json.JSONDecodeError as error:
             why = "truncated JSON at the end of the file" if error.pos >= n - 1 else f"not valid JSON ({error.msg})"
             raise BadInput(f"{p}:{error.lineno}: {why}") from None
+        except (ValueError, RecursionError) as error:  # the item's end is unknown, so reading stops here
+            raise BadInput(f"{p}:{line}: {_value_problem(error)}") from None
         if isinstance(item, dict):
             table.rows.append(item)
             table.lines.append(line)
@@ -295,8 +354,8 @@ def _cell(value: str) -> Any:
     s = value.strip()
     if s[:1] in ("[", "{") and s[-1:] in ("]", "}"):
         try:
-            return json.loads(s)
-        except json.JSONDecodeError:
+            return loads_strict(s)
+        except (ValueError, RecursionError):  # not JSON after all (or hostile JSON): keep the text
             return value
     return value
 
@@ -313,12 +372,12 @@ def _read_parquet(p: Path) -> Table:
     return Table(source=str(p), rows=rows, lines=list(range(1, len(rows) + 1)), unit="row")
 
 
-def _read_hf_dataset(spec: str) -> Table:
-    name, _, split = spec.partition(":")
+def _read_hf_dataset(spec: str, split: str | None = None) -> Table:
+    name, _, named_split = spec.partition(":")
     try:
         import datasets
 
-        ds = datasets.load_dataset(name, split=split or "train")
+        ds = datasets.load_dataset(name, split=named_split or split or "train")
     except Exception as error:  # offline and not cached, no such dataset, no such split
         raise BadInput(
             f"{spec}: no such file, and the datasets name could not be loaded ({type(error).__name__}); "
@@ -328,7 +387,7 @@ def _read_hf_dataset(spec: str) -> Table:
     return Table(source=spec, rows=rows, lines=list(range(1, len(rows) + 1)), unit="row")
 
 
-def _read_saved_dataset(p: Path) -> Table:
+def _read_saved_dataset(p: Path, split: str | None = None) -> Table:
     import datasets
 
     try:
@@ -336,11 +395,56 @@ def _read_saved_dataset(p: Path) -> Table:
     except Exception as error:
         raise BadInput(f"{p}: not a readable saved dataset ({type(error).__name__}: {error})") from None
     if isinstance(ds, datasets.DatasetDict):
-        if "train" not in ds:
-            raise BadInput(f"{p}: a DatasetDict without a 'train' split (has {', '.join(ds)})")
-        ds = ds["train"]
+        wanted = split or "train"
+        if wanted not in ds:
+            raise BadInput(f"{p}: the DatasetDict has no {wanted!r} split (has {', '.join(ds)}); pick one with --split")
+        ds = ds[wanted]
+        source = f"{p}[{wanted}]"
+    else:
+        if split not in (None, "train"):
+            raise BadInput(f"{p}: a single Dataset (no splits), so --split {split} does not apply")
+        source = str(p)
     rows = ds.to_list()
-    return Table(source=str(p), rows=rows, lines=list(range(1, len(rows) + 1)), unit="row")
+    return Table(source=source, rows=rows, lines=list(range(1, len(rows) + 1)), unit="row")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number; write a finite number or null")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:20]}{'…' if len(text) > 20 else ''} does not fit a float")
+    return value
+
+
+# NaN/Infinity literals and floats that overflow to inf are refused where the row is read, not later
+# where a metric or a reward divides by them. Only floats pay for the Python hook; ints stay on the fast path.
+_STRICT_DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_reject_constant)
+
+
+def loads_strict(text: str) -> Any:
+    """``json.loads`` that refuses NaN, Infinity and floats beyond ±1.8e308.
+
+    >>> loads_strict('{"a": 1.5}')
+    {'a': 1.5}
+    >>> loads_strict('{"a": NaN}')
+    Traceback (most recent call last):
+    ...
+    ValueError: NaN is not a number; write a finite number or null
+    """
+    return _STRICT_DECODER.decode(text)
+
+
+def _value_problem(error: Exception) -> str:
+    """A JSON value the decoder could parse but Python cannot hold, in words."""
+    if isinstance(error, RecursionError):
+        return "JSON nested too deeply to read (more than about 1,000 levels of [ or {)"
+    text = str(error)
+    if "integer string conversion" in text:
+        return "a number with more digits than Python reads (4,300); write it as text (in quotes) if it is an id"
+    return f"not a usable JSON value ({text})"
 
 
 def _problem(table: Table, problem: LineProblem, collect: bool) -> None:

@@ -23,6 +23,7 @@ SHORT_RESPONSE_WORDS = 2  # fewer words than this: "Yes." passes as 1 word, so i
 LONG_RESPONSE_WORDS = 2048  # and more than 8 × the median response: an outlier, not merely long-form data
 LONG_RESPONSE_FACTOR = 8
 ECHO_MIN_CHARS = 20  # a prompt shorter than this ("Hi") appears inside many sound answers
+_SHINGLE_BATCH = 4096  # texts shingled at once; see _signatures
 DISTINCT_SAMPLE = 5000  # distinct-n grows with corpus size; a fixed sample keeps it comparable across files
 
 Flagged = list[tuple[int, str]]
@@ -144,17 +145,15 @@ def find_duplicates(rows: Sequence[dict[str, Any]], threshold: float = NEAR_THRE
 
 
 def _near_groups(texts: Sequence[str], threshold: float) -> list[list[int]]:
-    from harness.data.minhash import build_lsh, candidate_pairs, shingle_hashes, shingle_jaccard, signatures_of_shingles
+    from harness.data.minhash import build_lsh, candidate_pairs, shingle_jaccard
 
     if len(texts) < 2:
         return []
-    grams, off = shingle_hashes(texts)
-    lsh = build_lsh(signatures_of_shingles(grams, off), threshold)
-    pairs = [
-        (i, j)
-        for i, j in sorted(candidate_pairs(lsh))
-        if shingle_jaccard(grams[off[i] : off[i + 1]], grams[off[j] : off[j + 1]]) >= threshold
-    ]
+    lsh = build_lsh(_signatures(texts), threshold)
+    candidates = sorted(candidate_pairs(lsh))
+    del lsh
+    grams = _shingles_of(texts, sorted({x for pair in candidates for x in pair}))
+    pairs = [(i, j) for i, j in candidates if shingle_jaccard(grams[i], grams[j]) >= threshold]
     parent = list(range(len(texts)))
 
     def root(x: int) -> int:
@@ -169,6 +168,38 @@ def _near_groups(texts: Sequence[str], threshold: float) -> list[list[int]]:
     for i in sorted({x for pair in pairs for x in pair}):
         groups.setdefault(root(i), []).append(i)
     return [g for g in groups.values() if len(g) > 1]
+
+
+def _signatures(texts: Sequence[str]) -> Any:
+    """MinHash signatures of ``texts``, shingled a batch at a time.
+
+    Shingling holds ~8 uint64 arrays of one entry per word; for 100,000 five-turn conversations
+    (~30M words) that is ~2 GB at once. Per batch of 4,096 texts it is ~80 MB, and only the
+    signatures (128 × 4 bytes per text: 51 MB for 100,000) are kept.
+    """
+    import numpy as np
+
+    from harness.data.minhash import NUM_PERM, shingle_hashes, signatures_of_shingles
+
+    out = np.empty((len(texts), NUM_PERM), dtype=np.uint32)
+    for start in range(0, len(texts), _SHINGLE_BATCH):
+        out[start : start + _SHINGLE_BATCH] = signatures_of_shingles(
+            *shingle_hashes(texts[start : start + _SHINGLE_BATCH])
+        )
+    return out
+
+
+def _shingles_of(texts: Sequence[str], wanted: list[int]) -> dict[int, Any]:
+    """Shingle hashes of the candidate texts only (to confirm LSH candidates exactly)."""
+    from harness.data.minhash import shingle_hashes
+
+    out = {}
+    for start in range(0, len(wanted), _SHINGLE_BATCH):
+        batch = wanted[start : start + _SHINGLE_BATCH]
+        grams, off = shingle_hashes([texts[i] for i in batch])
+        for k, i in enumerate(batch):
+            out[i] = grams[off[k] : off[k + 1]].copy()  # a copy frees the batch's array
+    return out
 
 
 def find_eval_overlap(
@@ -251,12 +282,83 @@ def prompt_echoes(rows: Sequence[dict[str, Any]]) -> Flagged:
     """
     out: Flagged = []
     for i, row in enumerate(rows):
-        prompt, response = _fold(prompt_only_text(row)), _fold(response_text(row))
-        if not prompt or not response:
+        response = _fold(response_text(row))
+        if not response:
+            continue
+        prompt = _fold(_answered_turn(row))
+        if not prompt:
             continue
         if response == prompt or (len(prompt) >= ECHO_MIN_CHARS and prompt in response):
             out.append((i, "response repeats the prompt"))
     return out
+
+
+def preference_pair_problems(rows: Sequence[dict[str, Any]]) -> tuple[list[int], list[int]]:
+    """Pairs DPO learns little or the wrong thing from: ``(ties, length_only)``, as row indices.
+
+    A tie (chosen and rejected the same text, ignoring whitespace) gives no gradient; a pair where one
+    answer is the other cut short or extended teaches "be longer" (or shorter), not "be better".
+
+    >>> preference_pair_problems([{"chosen": "a b", "rejected": "a  b"}, {"chosen": "Paris. It is big.",
+    ...                            "rejected": "Paris."}, {"chosen": "Paris", "rejected": "Rome"}])
+    ([0], [1])
+    """
+    ties: list[int] = []
+    length_only: list[int] = []
+    for i, row in enumerate(rows):
+        if "chosen" not in row or "rejected" not in row:
+            continue
+        chosen, rejected = _squash(_answer_text(row["chosen"])), _squash(_answer_text(row["rejected"]))
+        if chosen == rejected:
+            ties.append(i)
+        elif chosen and rejected and (chosen.startswith(rejected) or rejected.startswith(chosen)):
+            length_only.append(i)
+    return ties, length_only
+
+
+def _answer_text(value: Any) -> str:
+    if isinstance(value, list):  # the answer is the last turn; earlier turns are the shared prompt
+        return _content_text(value[-1:])
+    return "" if value is None else str(value)
+
+
+def untrained_conversations(rows: Sequence[dict[str, Any]]) -> list[int]:
+    """``messages`` rows whose assistant turns all have weight 0: they train nothing.
+
+    >>> untrained_conversations([{"messages": [{"role": "user", "content": "q"},
+    ...                                        {"role": "assistant", "content": "a", "weight": 0}]}])
+    [0]
+    """
+    out = []
+    for i, row in enumerate(rows):
+        messages = row.get("messages")
+        if not isinstance(messages, list):
+            continue
+        answers = [m for m in messages if isinstance(m, dict) and m.get("role") == "assistant"]
+        if answers and all(m.get("weight", 1) == 0 for m in answers):
+            out.append(i)
+    return out
+
+
+def _answered_turn(row: dict[str, Any]) -> str:
+    """The user turn the last answer replies to (the whole prompt for prompt rows).
+
+    In a conversation the answer echoes the question it answers, not the whole history; folding the
+    history of every 5-turn conversation was also most of this check's cost.
+    """
+    messages = row.get("messages")
+    if "prompt" not in row and isinstance(messages, list):
+        for k in range(len(messages) - 1, -1, -1):
+            if _role(messages[k]) == "assistant":
+                for m in reversed(messages[:k]):
+                    if _role(m) == "user":
+                        return _content_text([m])
+                return ""
+    return prompt_only_text(row)
+
+
+def _role(message: Any) -> str:
+    return str(message.get("role", "")) if isinstance(message, dict) else ""
 
 
 # Mojibake: UTF-8 read as Latin-1/cp1252 turns "é" into "Ã©" and "’" into "â€™".

@@ -18,6 +18,9 @@ _TITLES = {
     "prompt_echo": "responses repeating the prompt",
     "encoding": "broken encodings",
     "truncation": "rows over --max-length",
+    "preference_tie": "ties (chosen == rejected)",
+    "preference_length_only": "pairs that differ only in length",
+    "untrained": "conversations with every turn at weight 0",
 }
 
 
@@ -43,6 +46,8 @@ def print_report(report: CheckReport, console: Any = None) -> None:
     console = console or Console(highlight=False, soft_wrap=True)
     kind = f" ({report.kind})" if report.kind else ""
     console.print(f"[bold]{escape(report.path)}[/]: {report.rows:,} rows, format {report.format}{kind}")
+    if report.mapping:
+        console.print(f"  [dim]mapped: {escape(report.mapping)}[/]")
     for title, findings, colour in (("errors", report.errors, "red"), ("warnings", report.warnings, "yellow")):
         if not findings:
             continue

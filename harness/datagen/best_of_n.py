@@ -54,6 +54,7 @@ class BestOfNSummary(BaseModel):
     best_scores: ScoreStats = Field(description="The kept best answers' scores.")
     samples_per_s: float = Field(description="Samples generated per second of sampling wall time.")
     wall_s: float = Field(description="Wall time of this run.")
+    sandbox: str | None = Field(None, description="Isolation the unit_tests reward's code ran under.")
 
 
 def score_stats(values: list[float]) -> ScoreStats:
@@ -186,6 +187,11 @@ def best_of_n(
     start = time.perf_counter()
     prompts = load_prompts(prompts_path, limit=limit)
 
+    sandbox = None
+    if reward == "unit_tests":  # refuse (no sandbox, no opt-in) before the model loads
+        from harness.evaluation.sandbox_modes import isolation_level
+
+        sandbox = isolation_level()
     from harness.datagen.scoring import make_scorer
     from harness.evaluation.generate import generate_batch
     from harness.models import load_model_and_tokenizer
@@ -196,6 +202,7 @@ def best_of_n(
         "model": model,
         "reward_name": reward,
         "sampling": {"n": n, "temperature": temperature, "top_p": top_p, "max_new_tokens": max_new_tokens},
+        **({"sandbox": sandbox} if sandbox else {}),
     }
     below = unscored = 0
     sampling_s = 0.0
@@ -262,6 +269,7 @@ def best_of_n(
         best_scores=score_stats(best_values),
         samples_per_s=round(sampled / sampling_s, 3) if sampling_s else 0.0,
         wall_s=round(time.perf_counter() - start, 3),
+        sandbox=sandbox,
     )
 
 

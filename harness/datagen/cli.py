@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
+from harness.evaluation.sandbox_modes import ALLOW_HELP
+
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
 
 
@@ -92,6 +94,7 @@ def best_of_n_command(
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Sampling seed.")] = 0,
     as_json: JsonFlag = False,
+    allow_unsandboxed: Annotated[bool, typer.Option("--allow-unsandboxed", help=ALLOW_HELP)] = False,
 ) -> None:
     """Sample N answers per prompt, score them, keep the best as SFT data (and best-vs-worst DPO pairs).
 
@@ -101,7 +104,9 @@ def best_of_n_command(
     Example: posttrain data best-of-n prompts.jsonl -n 8 --reward numeric_answer --out sft.jsonl --pairs dpo.jsonl
     """
     from harness.datagen.best_of_n import best_of_n
+    from harness.evaluation.sandbox_modes import allow_unsandboxed as allow
 
+    allow(allow_unsandboxed)
     summary = best_of_n(
         prompts,
         model,

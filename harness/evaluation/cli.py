@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from harness.evaluation.sandbox_modes import ALLOW_HELP
+
 if TYPE_CHECKING:
     from harness.evaluation.runner import EvalSummary
 
@@ -34,6 +36,11 @@ def eval_command(
     system_prompt: Annotated[str | None, typer.Option("--system-prompt", help="System prompt.")] = None,
     few_shot: Annotated[int, typer.Option("--few-shot", help="k examples from --train before each question.")] = 0,
     train: Annotated[str | None, typer.Option("--train", help="Training data for --few-shot examples.")] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option("--columns", help="Map eval columns first: TARGET=SOURCE, e.g. prompt=question,reference=answer."),
+    ] = None,
+    split: Annotated[str | None, typer.Option("--split", help="Split of a DatasetDict folder of eval rows.")] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="Only the first N rows.")] = None,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", help="Longest answer in tokens.")] = 128,
     stop: Annotated[list[str] | None, typer.Option("--stop", help="Stop sequence (repeatable).")] = None,
@@ -45,6 +52,7 @@ def eval_command(
     out: Annotated[str | None, typer.Option("--out", help="Output dir for results.jsonl and summary.json.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Run again even if results exist.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    allow_unsandboxed: Annotated[bool, typer.Option("--allow-unsandboxed", help=ALLOW_HELP)] = False,
 ) -> None:
     """Evaluate a model on an eval set, or score predictions made elsewhere.
 
@@ -52,8 +60,12 @@ def eval_command(
 
     Example: posttrain eval --predictions api_outputs.jsonl --data eval.jsonl --metrics f1
     """
+    from harness.data.mapping import parse_columns
     from harness.evaluation.runner import EvalRequest, evaluate, retriever_for
+    from harness.evaluation.sandbox_modes import allow_unsandboxed as allow
     from posttrain.errors import BadInput
+
+    allow(allow_unsandboxed)
 
     if backend not in ("hf", "vllm", "auto"):
         raise BadInput(f"--backend {backend}: use hf, vllm or auto")
@@ -72,6 +84,8 @@ def eval_command(
         system_prompt=system_prompt,
         few_shot=few_shot,
         train=train,
+        columns=parse_columns(columns) or None,
+        split=split,
         limit=limit,
         max_new_tokens=max_new_tokens,
         stop=stop or None,

@@ -113,8 +113,40 @@ def _math_verify(output: str, reference: str) -> bool | None:
         return None
 
 
+# "Answer: N", also when a small model puts it at the end of a sentence rather than on its own line.
+_ANSWER_STATED = re.compile(r"\bAnswer:[ \t*]*([^\n]*)")
+
+
+def stated_answer(text: str) -> str:
+    """What the output states after its last ``Answer:``, else the whole output.
+
+    >>> stated_answer("Answer: 12\\nThen 5 more people came")
+    '12'
+    >>> stated_answer("3 + 4 = 7")
+    '3 + 4 = 7'
+    """
+    stated = [s for s in _ANSWER_STATED.findall(text) if s.strip()]
+    return stated[-1].strip() if stated else text
+
+
+def numbers_agree(output: str, reference: str) -> bool:
+    """The one number check of posttrain: the ``numeric`` metric and the ``numeric`` reward both use it.
+
+    The stated answer (after the last ``Answer:``, else the whole output) against the reference, by
+    math-verify, then by the last number of each as an exact fraction.
+
+    >>> numbers_agree("Answer: 7\\nor 9", "7"), numbers_agree("It is 8", "7"), numbers_agree("seven", "7")
+    (True, False, False)
+    """
+    answer = stated_answer(output)
+    if _math_verify(answer, reference):
+        return True
+    gold, pred = last_number(reference), last_number(answer)
+    return gold is not None and pred is not None and gold == pred
+
+
 def numeric(output: str, row: Row) -> float:
-    """1.0 when the answer in the output equals the reference numerically (math-verify, then last number).
+    """1.0 when the stated answer equals the reference numerically (:func:`numbers_agree`).
 
     >>> numeric("The total is 0.5", {"reference": "1/2"})
     1.0
@@ -123,12 +155,7 @@ def numeric(output: str, row: Row) -> float:
     >>> numeric("I get 41", {"reference": "42"})
     0.0
     """
-    reference = str(row["reference"])
-    verdict = _math_verify(output, reference)
-    if verdict:
-        return 1.0
-    gold, pred = last_number(reference), last_number(output)
-    return float(gold is not None and pred is not None and gold == pred)
+    return float(numbers_agree(output, str(row["reference"])))
 
 
 def f1(output: str, row: Row) -> float:
@@ -211,10 +238,16 @@ def choice(output: str, row: Row) -> float:
 
 
 def unit_tests(output: str, row: Row) -> float:
-    """1.0 when the output followed by the row's ``tests`` exits 0 in the sandbox within its limits."""
-    from harness.evaluation.sandbox import extract_code, run_tests
+    """1.0 when the row's ``tests`` ran to their end and passed on the output's code, in the sandbox.
 
-    return float(run_tests(extract_code(output), str(row["tests"])).passed)
+    The harness decides, not the exit status (``sys.exit(0)`` scores 0). A row may give
+    ``entry_point`` (HumanEval: ``tests`` define ``check(candidate)``, called on that function).
+    """
+    from harness.evaluation.sandbox import check_answer
+
+    entry = row.get("entry_point")
+    prompt = row.get("prompt") if isinstance(row.get("prompt"), str) else None
+    return float(check_answer(output, str(row["tests"]), str(entry) if entry else None, prompt).passed)
 
 
 def _needs_judge(output: str, row: Row) -> float:
@@ -240,7 +273,7 @@ METRICS: dict[str, Metric] = {
         Metric("f1", f1, ("reference",), "token F1 against the reference"),
         Metric("rouge_l", rouge_l, ("reference",), "ROUGE-L F against the reference"),
         Metric("choice", choice, ("reference", "choices"), "multiple choice picked by log-likelihood", True),
-        Metric("unit_tests", unit_tests, ("tests",), "output + tests exits 0 in the sandbox"),
+        Metric("unit_tests", unit_tests, ("tests",), "the row's tests run to their end on the output's code"),
         Metric("judge", _needs_judge, (), "an LLM judge scores the output with a rubric (0..1)", True),
     ]
 }

@@ -1,7 +1,9 @@
 """``evaluate(EvalRequest) -> EvalSummary``: run a model (or score given predictions) over an eval set.
 
-Writes ``results.jsonl`` (one row per example: id, prompt, context_ids, output, reference, scores,
-latency_s) and ``summary.json`` (each metric's mean with a 95% bootstrap interval) into the out dir.
+Writes ``results.jsonl`` (one row per example: id, prompt, context_ids, context_sources, output,
+reference, scores, latency_s, prompt_tokens, output_tokens, cut, a ``latency_bs1_s`` on a few rows and
+the row's ``source`` when it names one) and ``summary.json`` (each metric's mean with a 95% bootstrap
+interval) into the out dir.
 Results are keyed by a hash of model, adapter, config, data and code: a rerun with the same key
 reads them back instead of generating again. Results of a different key already in the out dir
 are moved to ``previous-<key>/``, never overwritten.
@@ -13,15 +15,17 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from harness.evaluation import cache
+from harness.evaluation.endpoint import EndpointSpec
 from harness.evaluation.metrics import check_rows, get_metric
 from posttrain.errors import BadInput
 
 Variant = Literal["prompt", "kshot", "rag", "tuned", "tuned_rag", "predictions"]
+HostedVariant = Annotated[str, StringConstraints(pattern=r"^api-[a-z0-9][a-z0-9_-]*$")]  # a hosted endpoint
 
 
 class EvalRequest(BaseModel):
@@ -31,21 +35,33 @@ class EvalRequest(BaseModel):
     model: str = Field("smollm2-135m", description="Model: 'smollm2-135m', a model directory or a hub id.")
     adapter: str | None = Field(None, description="A PEFT adapter directory applied to the model.")
     metrics: list[str] = Field(default_factory=lambda: ["exact_match"], min_length=1, description="Metric names.")
-    variant: Variant | None = Field(None, description="Name in reports; by default from adapter/rag/few_shot.")
+    variant: Variant | HostedVariant | None = Field(
+        None, description="Name in reports; by default from adapter/rag/few_shot (api-NAME[-rag] for endpoints)."
+    )
     eval_set: str | None = Field(None, description="Eval set name in reports; by default the data file's stem.")
     system_prompt: str | None = Field(None, description="System prompt put before every question.")
     few_shot: int = Field(0, ge=0, le=32, description="k examples from the training data before each question.")
     train: str | None = Field(None, description="Training data the k-shot examples are drawn from.")
+    train_columns: dict[str, str] | None = Field(
+        None, description="Column mapping of the training data (TARGET: SOURCE), as data.train gives it."
+    )
+    columns: dict[str, str] | None = Field(
+        None, description="Column mapping of the eval rows (TARGET: SOURCE), e.g. {reference: answer}."
+    )
+    split: str | None = Field(None, description="The split of a DatasetDict folder of eval rows.")
     seed: int = Field(0, description="Seed for drawing k-shot examples and for sampling.")
     retriever: Any = Field(None, exclude=True, description="An object with .search(query, k) -> hits (RAG).")
     retriever_id: str | None = Field(None, description="What the retriever searches (for the cache key).")
+    endpoint: EndpointSpec | None = Field(None, description="Ask this OpenAI-compatible endpoint instead of the model.")
     top_k: int = Field(3, ge=1, le=50, description="Chunks retrieved per question.")
     limit: int | None = Field(None, ge=1, description="Only the first N rows.")
     max_new_tokens: int = Field(128, ge=1, description="Longest generated answer.")
     stop: list[str] | None = Field(None, description="Stop sequences; generation is cut at the first one.")
     batch_size: int | None = Field(None, ge=1, description="Rows per batch; by default chosen to fit memory.")
     backend: Literal["hf", "vllm", "auto"] = Field("hf", description="'vllm' needs CUDA and vllm; 'auto' picks.")
-    dtype: str = Field("float32", description="Weights dtype for generation.")
+    dtype: str | None = Field(None, description="Weights dtype override (e.g. float32); by default from precision.")
+    device: str = Field("auto", description="compute.device: auto (CUDA when present), cpu, cuda or mps.")
+    precision: str = Field("auto", description="compute.precision: auto (bf16 on CUDA, fp32 on CPU), fp32, bf16, fp16.")
     predictions: str | None = Field(None, description="Score these outputs ({id, output} rows) instead.")
     judge_model: str | None = Field(None, description="Judge: a local model spec, or the model name at judge_url.")
     judge_url: str | None = Field(None, description="Judge: an OpenAI-compatible endpoint (http://host/v1).")
@@ -74,6 +90,8 @@ class EvalSummary(BaseModel):
     n: int
     cache_key: str
     wall_s: float
+    ran_on: str | None = Field(None, description="Where the model ran, as device/dtype (e.g. cuda/bfloat16).")
+    sandbox: str | None = Field(None, description="Isolation the unit_tests code ran under (sandbox_modes.MODES).")
     out_dir: str = Field("", exclude=True)
     cached: bool = Field(False, exclude=True)
 
@@ -108,15 +126,15 @@ def _key(request: EvalRequest) -> str:
 
 def _load_eval_rows(request: EvalRequest) -> tuple[list[dict[str, Any]], list[str], list[str]]:
     """The rows to evaluate (after --limit), their ids, and every question of the file (for k-shot)."""
-    from harness.data.formats import load_dataset
-    from harness.data.io import read_table
-
-    table = read_table(request.data)
-    check_rows(request.metrics, table.rows, table.where)  # names the metric that needs a missing field
-    from harness.data.formats import eval_messages
+    from harness.data.formats import eval_messages, validated_rows
+    from harness.data.mapping import announce, read_rows
     from harness.evaluation.prompting import question_of
 
-    all_rows = load_dataset(request.data, "eval")
+    # Read once, with the set's column mapping (evals[].columns / --columns), as `config check` reads it.
+    table = read_rows(request.data, columns=request.columns, split=request.split)
+    announce(table)
+    check_rows(request.metrics, table.rows, table.where)  # names the metric that needs a missing field
+    all_rows = validated_rows(table, "eval", request.data)
     questions = [question_of(eval_messages(row)) for row in all_rows]
     rows = all_rows[: request.limit] if request.limit else all_rows
     ids = [str(row["id"]) if row.get("id") is not None else str(i) for i, row in enumerate(rows)]
@@ -165,7 +183,7 @@ def _conversations(
             raise BadInput("--few-shot needs --train FILE: k-shot examples come from the training data")
         from harness.data.formats import load_dataset
 
-        train_rows = load_dataset(request.train, "sft")
+        train_rows = load_dataset(request.train, "sft", columns=request.train_columns)
         banned = (eval_questions or []) + [question_of(m) for m in base]
         shots = draw_shots(train_rows, request.few_shot, banned, request.seed)
         if len(shots) < request.few_shot:
@@ -200,17 +218,19 @@ def retriever_for(kb: str, chroma_url: str | None = None, collection: str = "kno
     return Retriever(store, collection, chroma_url=chroma_url), info.fingerprint
 
 
-_LOADED: dict[tuple[str, str | None, str], tuple[Any, Any]] = {}
+_LOADED: dict[tuple[str, str | None, str | None, str, str], tuple[Any, Any]] = {}
 
 
-def load_for_eval(model: str, adapter: str | None, dtype: str = "float32") -> tuple[Any, Any]:
+def load_for_eval(
+    model: str, adapter: str | None, dtype: str | None = None, device: str = "auto", precision: str = "auto"
+) -> tuple[Any, Any]:
     """Load (model, tokenizer), keeping the last one so variants of one run share it."""
     from harness.models import load_model_and_tokenizer
 
-    key = (model, adapter, dtype)
+    key = (model, adapter, dtype, device, precision)
     if key not in _LOADED:
         _LOADED.clear()
-        _LOADED[key] = load_model_and_tokenizer(model, adapter=adapter, dtype=dtype)
+        _LOADED[key] = load_model_and_tokenizer(model, adapter, dtype=dtype, device=device, precision=precision)
     return _LOADED[key]
 
 
@@ -243,7 +263,7 @@ def _run_model(
         latencies = [(time.perf_counter() - started) / max(len(rows), 1)] * len(rows)
         if "choice" not in request.metrics:
             return outputs, latencies, extra
-    model, tokenizer = load_for_eval(request.model, request.adapter, request.dtype)
+    model, tokenizer = load_for_eval(request.model, request.adapter, request.dtype, request.device, request.precision)
     if "choice" in request.metrics:
         from harness.evaluation.scorers import pick_choices
 
@@ -267,6 +287,45 @@ def _run_model(
         on_batch=record,
     )
     return [g[0] for g in generated], latencies, extra
+
+
+def _costs(
+    request: EvalRequest, conversations: list[list[dict[str, str]]], outputs: list[str], generation_s: float
+) -> list[dict[str, Any]]:
+    """Per-row cost fields: prompt and answer tokens, ``cut`` at max_new_tokens, and ``latency_bs1_s``
+    on a small sample (see :mod:`harness.evaluation.cost`)."""
+    from harness.evaluation import cost
+    from harness.evaluation.generate import vllm_available
+
+    if set(request.metrics) == {"choice"}:  # nothing was generated
+        return [{} for _ in outputs]
+    if request.backend == "vllm" or (request.backend == "auto" and vllm_available()):
+        from transformers import AutoTokenizer
+
+        from harness.models import resolve_model
+
+        model, tokenizer = None, AutoTokenizer.from_pretrained(str(resolve_model(request.model)))
+    else:
+        model, tokenizer = load_for_eval(
+            request.model, request.adapter, request.dtype, request.device, request.precision
+        )
+    prompt_tokens, output_tokens = cost.token_counts(tokenizer, conversations, outputs)
+    rows: list[dict[str, Any]] = [
+        {"prompt_tokens": p, "output_tokens": o, "cut": cost.was_cut(o, request.max_new_tokens)}
+        for p, o in zip(prompt_tokens, output_tokens, strict=True)
+    ]
+    if model is not None:
+        timed = cost.batch1_latencies(
+            model,
+            tokenizer,
+            conversations,
+            max_new_tokens=request.max_new_tokens,
+            stop=request.stop,
+            generation_s=generation_s,
+        )
+        for row, seconds in zip(rows, timed, strict=False):
+            row["latency_bs1_s"] = round(seconds, 4)
+    return rows
 
 
 def _score_all(
@@ -313,7 +372,17 @@ def _summarise(request: EvalRequest, key: str, results: list[dict[str, Any]], wa
         n=len(results),
         cache_key=key,
         wall_s=round(wall_s, 3),
+        ran_on=_ran_on(request),
     )
+
+
+def _ran_on(request: EvalRequest) -> str | None:
+    """device/dtype of the model this request loaded (None when it scored predictions or ran on vLLM)."""
+    loaded = _LOADED.get((request.model, request.adapter, request.dtype, request.device, request.precision))
+    if loaded is None or request.predictions:
+        return None
+    param = next(loaded[0].parameters())
+    return f"{param.device.type}/{str(param.dtype).removeprefix('torch.')}"
 
 
 def _cached(out: Path, key: str) -> EvalSummary | None:
@@ -361,6 +430,8 @@ def evaluate(request: EvalRequest) -> EvalSummary:
         get_metric(name)  # unknown names fail before anything is read or loaded
     if request.few_shot and not request.train:
         raise BadInput("--few-shot needs --train FILE: k-shot examples come from the training data")
+    if request.endpoint is not None and "choice" in request.metrics:
+        raise BadInput("metric 'choice' scores log-likelihoods, which an endpoint does not return; use contains")
     rows, ids, questions = _load_eval_rows(request)
     key = _key(request)
     if request.out:
@@ -371,6 +442,11 @@ def evaluate(request: EvalRequest) -> EvalSummary:
         out = posttrain_home() / "evals" / key[:16]
     if request.use_cache and (hit := _cached(out, key)) is not None:
         return hit
+    sandbox = None
+    if "unit_tests" in request.metrics:  # refuse (no sandbox, no opt-in) before any model loads
+        from harness.evaluation.sandbox_modes import isolation_level
+
+        sandbox = isolation_level()
     from harness.data.formats import eval_messages
     from harness.evaluation.prompting import question_of
 
@@ -381,9 +457,19 @@ def evaluate(request: EvalRequest) -> EvalSummary:
         outputs = _read_predictions(request.predictions, ids)
         latencies = [None] * len(rows)
         context_ids: list[list[str]] = [[] for _ in rows]
+        costs: list[dict[str, Any]] = [{} for _ in rows]
     else:
         conversations, context_ids = _conversations(request, rows, questions)
-        outputs, model_latencies, extra = _run_model(request, rows, conversations)
+        generation_started = time.perf_counter()
+        if request.endpoint is not None:  # a hosted model: its own per-request latency, tokens and price
+            from harness.evaluation.endpoint import answer_all
+
+            outputs, model_latencies, costs = answer_all(
+                request.endpoint, conversations, request.max_new_tokens, request.stop
+            )
+        else:
+            outputs, model_latencies, extra = _run_model(request, rows, conversations)
+            costs = _costs(request, conversations, outputs, time.perf_counter() - generation_started)
         latencies = list(model_latencies)
     scores = _score_all(request, rows, outputs, extra)
 
@@ -397,10 +483,18 @@ def evaluate(request: EvalRequest) -> EvalSummary:
             "reference": row.get("reference"),
             "scores": scores[i],
             "latency_s": None if latencies[i] is None else round(latencies[i] or 0.0, 4),
+            # chunk ids are "<source>#<heading path or n>": the documents retrieved, for the report's retrieval hit@k
+            "context_sources": [cid.split("#", 1)[0] for cid in context_ids[i]],
+            **costs[i],
         }
+        if row.get("source") is not None:  # the document that answers the row (optional eval column)
+            result["source"] = row["source"]
         if "choice" in extra:
             result["choice"] = extra["choice"][i]
+        if sandbox is not None:
+            result["sandbox"] = sandbox
         results.append(result)
     summary = _summarise(request, key, results, time.perf_counter() - started)
+    summary = summary.model_copy(update={"sandbox": sandbox})
     _write(out, results, summary)
     return summary.model_copy(update={"out_dir": str(out)})

@@ -1,63 +1,53 @@
-"""Run generated code with its unit tests in a contained child process.
+"""Run generated code with its unit tests in a contained child process; the harness decides the pass.
 
-Containment, strongest available first (``SandboxResult.isolation`` says which applied):
+A program passes only when the trusted runner (:mod:`harness.evaluation.sandbox_child`) ran the
+code, ran the tests to their end without an exception, and then wrote this run's random token to
+a pipe of its own. Exit status 0 without the token is a failure, so ``sys.exit(0)``, ``os._exit(0)``,
+an ``atexit`` or trace hook, a fake "passed" line on stdout or bytes written to every fd score 0.
 
-- ``namespaces``: as root, the child enters new network and mount namespaces (``unshare(2)``): no
-  network interface but a down loopback, and fresh tmpfs over ``/tmp``, ``/var/tmp`` and ``/dev/shm``
-  so stray temp files vanish; then it drops to ``nobody`` so every other path is read-only to it.
-- ``user-namespace``: not root, but unprivileged user namespaces work: the same without ``nobody``.
-- ``rlimits-only``: neither works; network is cut by a Python preamble (weaker; it says so).
-
-Always: a wall-clock limit (the whole process group is killed), ``RLIMIT_AS`` for memory,
-``RLIMIT_NPROC`` against fork bombs, ``RLIMIT_FSIZE`` against disk floods, a private temporary cwd
-deleted afterwards, a minimal environment.
+Containment (:mod:`harness.evaluation.sandbox_modes` picks the mode; ``SandboxResult.isolation``
+says which applied): new network, mount and PID namespaces with a private ``/proc`` and tmpfs over
+every world-writable directory, the program as ``nobody`` (or read-only mounts in a user namespace,
+or bubblewrap); without any of these model-written code is refused unless the user opts in.
+Always: a wall-clock limit (the process group is killed), ``RLIMIT_AS`` (memory), ``RLIMIT_NPROC``
+(fork bombs), ``RLIMIT_FSIZE`` (disk), ``RLIMIT_CPU``, a minimal environment, and output read as it
+streams with at most ``output_limit`` bytes accepted: a flood is killed and scored 0, so the
+evaluator's memory stays bounded whatever the program prints.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
+import marshal
+import math
 import os
 import re
+import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWPID = 0x20000000
-CLONE_NEWNET = 0x40000000
-MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV, MS_BIND, MS_MOVE = 0x4000, 0x40000, 0x2, 0x4, 0x1000, 0x2000
+from harness.evaluation.sandbox_child import SETUP_FAILED
+from harness.evaluation.sandbox_modes import isolation_level, tmpfs_targets, world_writable_paths
+from harness.evaluation.sandbox_process import feed, kill_group, stream
+
 PRIVATE_WORKDIR = "/tmp/sandbox"
-_OUTPUT_LIMIT = 20_000  # characters of stdout/stderr kept for the report
+OUTPUT_LIMIT = 1_000_000  # bytes a program may print in all; more is a flood: killed, scored 0
 
-# The program runs as PID 1 of a new PID namespace: when it ends or is killed, the kernel kills
-# every process left in that namespace, including fork-bomb leaves that called setsid(). Its
-# parent-death signal kills it when this launcher is killed on a timeout.
-_PID1_LAUNCHER = """\
-import ctypes, os, sys
-pid = os.fork()
-if pid == 0:
-    ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG = 1, SIGKILL = 9
-    os.execv(sys.executable, [sys.executable, "-I", "program.py"])
-_, status = os.waitpid(pid, 0)
-code = os.waitstatus_to_exitcode(status)
-sys.exit(code if code >= 0 else 128 - code)
-"""
-
-_NO_NET_PREAMBLE = """\
-import socket as _s
-def _blocked(*a, **k):
-    raise OSError("network access is disabled in the sandbox")
-_s.socket = _blocked; _s.create_connection = _blocked; _s.getaddrinfo = _blocked
-del _s, _blocked
-"""
+__all__ = [
+    "SandboxResult",
+    "check_answer",
+    "check_answers",
+    "extract_code",
+    "isolation_level",
+    "run_in_mode",
+    "run_tests",
+]
 
 
 @dataclass(frozen=True)
@@ -69,6 +59,8 @@ class SandboxResult:
     stderr: str
     duration_s: float
     isolation: str
+    reason: str = ""  # passed | tests failed | no result | timed out | output flood | setup failed
+    output_bytes: int = 0
 
 
 def extract_code(output: str) -> str:
@@ -83,21 +75,69 @@ def extract_code(output: str) -> str:
     return "\n".join(blocks) if blocks else output
 
 
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
+def program_of(answer: str, entry_point: str | None = None, prompt: str | None = None) -> str:
+    """The code to test for a model answer: its code, after the prompt when the answer only
+    continues a HumanEval-style prompt (defines no ``entry_point`` of its own).
+
+    >>> program_of("```python\\ndef f(x):\\n    return x\\n```", "f", "def f(x):\\n")
+    'def f(x):\\n    return x\\n'
+    >>> program_of("    return x\\n", "f", "def f(x):\\n")
+    'def f(x):\\n    return x\\n'
+    """
+    code = extract_code(answer)
+    if entry_point and prompt and not re.search(rf"^\s*(?:async\s+)?def\s+{re.escape(entry_point)}\b", code, re.M):
+        return prompt + code
+    return code
 
 
-def _mount_tmpfs(libc: ctypes.CDLL, target: str) -> None:
-    if os.path.isdir(target):
-        libc.mount(b"tmpfs", target.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64m,mode=1777")
+_NEVER_CALLED = re.compile(r"^def check\(", re.M)  # HumanEval's tests define check(candidate)...
+_CHECK_CALL = re.compile(r"^\s*check\(", re.M)  # ...and pass only if something calls it
+
+
+def check_answer(
+    answer: str, tests: str, entry_point: str | None = None, prompt: str | None = None, *, timeout_s: float = 5.0
+) -> SandboxResult:
+    """The one hardened check behind the ``unit_tests`` metric, the GRPO reward and best-of-N."""
+    if not entry_point and _NEVER_CALLED.search(tests) and not _CHECK_CALL.search(tests):
+        why = "sandbox: the tests define check(candidate) but never call it; give the row an entry_point\n"
+        return SandboxResult(False, None, False, "", why, 0.0, isolation_level(), "tests failed")
+    code = program_of(answer, entry_point, prompt)
+    return run_tests(code, tests, timeout_s=timeout_s, entry_point=entry_point or None)
+
+
+def check_answers(items: Sequence[tuple[str, str, str | None, str | None]]) -> list[SandboxResult]:
+    """:func:`check_answer` over many ``(answer, tests, entry_point, prompt)``, a few at a time.
+
+    Each check mostly waits for its child process, so threads overlap them (a GRPO group or a
+    best-of-N batch); at most 8 at once, and no more than the CPUs (the children do the work).
+    """
+    if not items:
+        return []
+    isolation_level()  # probe (and refuse) once, before any thread starts
+    workers = max(1, min(len(items), os.cpu_count() or 1, 8))
+    if workers == 1:
+        return [check_answer(*item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sandbox") as pool:
+        return list(pool.map(lambda item: check_answer(*item), items))
+
+
+@cache
+def _child_boot() -> list[str]:
+    """``-c`` arguments that run sandbox_child.py: its code object compiled here once and passed
+    marshalled (the child runs the same interpreter), which saves compiling it in every child."""
+    source = Path(__file__).with_name("sandbox_child.py").read_text(encoding="utf-8")
+    code = marshal.dumps(compile(source, "sandbox_child.py", "exec")).hex()
+    return ["-c", "import marshal, sys; exec(marshal.loads(bytes.fromhex(sys.argv.pop(1))))", code]
 
 
 def _blocked_ancestor(path: str) -> tuple[str, str] | None:
     """The first directory on ``path`` that others cannot enter, and the component below it.
 
-    A pyenv interpreter under ``/root`` (mode 0700) is out of ``nobody``'s reach; the child
-    then mounts a tmpfs over that directory holding only a bind mount of the component it needs,
-    which also hides the rest of it (``/root``'s keys and caches).
+    A pyenv interpreter under ``/root`` (mode 0700) is out of ``nobody``'s reach; the child then
+    mounts a tmpfs over that directory holding only a bind mount of the component it needs, which
+    also hides the rest of it (``/root``'s keys and caches).
     """
     parts = Path(path).parts
     for depth in range(1, len(parts) - 1):
@@ -107,85 +147,136 @@ def _blocked_ancestor(path: str) -> tuple[str, str] | None:
     return None
 
 
-def _expose(libc: ctypes.CDLL, blocked: tuple[str, str]) -> None:
-    directory, child = blocked
-    staging = "/tmp/.posttrain-expose"
-    os.mkdir(staging)
-    libc.mount(os.path.join(directory, child).encode(), staging.encode(), None, MS_BIND | MS_REC, None)
-    libc.mount(b"tmpfs", directory.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=1m,mode=0755")
-    os.mkdir(os.path.join(directory, child))
-    libc.mount(staging.encode(), os.path.join(directory, child).encode(), None, MS_MOVE, None)
-    os.rmdir(staging)
+def _limits(memory_mb: int, max_processes: int, file_mb: int, timeout_s: float) -> dict[str, int]:
+    return {
+        "RLIMIT_AS": memory_mb * 1024**2,
+        "RLIMIT_NPROC": max_processes,
+        "RLIMIT_FSIZE": file_mb * 1024**2,
+        "RLIMIT_CORE": 0,
+        "RLIMIT_CPU": math.ceil(timeout_s) + 1,  # CPU seconds; the wall clock usually ends it first
+    }
 
 
-def _probe_namespaces(flags: int) -> bool:
-    """Whether a child can unshare ``flags`` here (checked once, in a throwaway process)."""
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
-        os._exit(0 if _libc().unshare(flags) == 0 else 1)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status) == 0
+def _bwrap_command(interpreter: str, runner: list[str], env: dict[str, str]) -> list[str]:
+    """bubblewrap building the same box: every namespace, read-only /, private /proc, /dev, tmpfs."""
+    command = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--die-with-parent", "--new-session"]
+    command += ["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"]
+    for target in tmpfs_targets():
+        command += ["--tmpfs", target]
+    for target in world_writable_paths()[1]:
+        command += ["--ro-bind", "/dev/null", target]
+    command += ["--dir", PRIVATE_WORKDIR, "--chdir", PRIVATE_WORKDIR, "--uid", "65534", "--gid", "65534"]
+    command += ["--clearenv"]
+    for key, value in env.items():
+        command += ["--setenv", key, value]
+    return [*command, "--", interpreter, *runner]
 
 
-_ISOLATION: str | None = None
+def _command(mode: str, interpreter: str, result_fd: int, env: dict[str, str]) -> list[str]:
+    runner = ["-I", "-S", *_child_boot(), "run", str(result_fd)]
+    if mode == "bubblewrap":
+        return _bwrap_command(interpreter, runner, env)
+    if mode == "unsandboxed":
+        return [interpreter, *runner]
+    config = {
+        "mode": mode,
+        "tmpfs": tmpfs_targets(),
+        "mask": list(world_writable_paths()[1]),
+        "expose": _blocked_ancestor(interpreter) if mode == "namespaces" else None,
+        "workdir": PRIVATE_WORKDIR,
+        "result_fd": result_fd,
+    }
+    return [interpreter, "-I", "-S", *_child_boot(), "launch", marshal.dumps(config).hex()]
 
 
-def isolation_level() -> str:
-    """The containment this machine allows: namespaces, user-namespace or rlimits-only."""
-    global _ISOLATION
-    if _ISOLATION is None:
-        if os.geteuid() == 0 and _probe_namespaces(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID):
-            _ISOLATION = "namespaces"
-        elif _probe_namespaces(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWPID):
-            _ISOLATION = "user-namespace"
-        else:
-            _ISOLATION = "rlimits-only"
-    return _ISOLATION
-
-
-def _child_setup(
-    isolation: str,
-    memory_bytes: int,
-    max_processes: int,
-    file_bytes: int,
-    blocked: tuple[str, str] | None,
-    program: str,
-) -> Callable[[], None]:
-    """Runs in the child between fork and exec: namespaces first (needs privilege), then drop it."""
-    import resource
-
-    def setup() -> None:
-        os.setsid()  # own process group, so a timeout kills every descendant at once
-        libc = _libc()
-        if isolation == "namespaces":
-            if libc.unshare(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID) != 0:
-                os._exit(97)
-            libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None)
-            for target in ("/tmp", "/var/tmp", "/dev/shm"):
-                _mount_tmpfs(libc, target)
-            if blocked is not None:
-                _expose(libc, blocked)
-            # The work dir lives in the private /tmp, so it vanishes with the namespace.
-            os.mkdir(PRIVATE_WORKDIR, 0o700)
-            Path(PRIVATE_WORKDIR, "program.py").write_text(program, encoding="utf-8")
-            os.chown(PRIVATE_WORKDIR, 65534, 65534)
-            os.chdir(PRIVATE_WORKDIR)
-            os.setgroups([])
-            os.setgid(65534)
-            os.setuid(65534)  # nobody: the cwd (chowned to it) is the only writable place left
-        elif isolation == "user-namespace" and libc.unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWPID) != 0:
-            os._exit(97)
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-        resource.setrlimit(resource.RLIMIT_NPROC, (max_processes, max_processes))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (file_bytes, file_bytes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-    return setup
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
+def run_in_mode(
+    mode: str,
+    code: str,
+    tests: str,
+    entry_point: str | None = None,
+    *,
+    timeout_s: float = 5.0,
+    memory_mb: int = 1024,
+    max_processes: int = 64,
+    file_mb: int = 16,
+    output_limit: int = OUTPUT_LIMIT,
+) -> SandboxResult:
+    """Run ``code``, then ``tests`` (then ``check(<entry_point>)`` if given) under ``mode``."""
+    # Raw bytes, not hex: nothing marks them in memory, and the result must equal them exactly, so a
+    # program that scans its memory has one guess among millions of 16-byte windows.
+    token = secrets.token_bytes(16)
+    interpreter = os.path.realpath(sys.executable)  # a venv under /tmp would vanish behind the tmpfs
+    limits = _limits(memory_mb, max_processes, file_mb, timeout_s)
+    host_dir = Path(tempfile.mkdtemp(prefix="posttrain-sandbox-")) if mode == "unsandboxed" else None
+    home = str(host_dir) if host_dir else PRIVATE_WORKDIR
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": home,
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OPENBLAS_NUM_THREADS": "1",  # threads count against RLIMIT_NPROC
+        "OMP_NUM_THREADS": "1",
+    }
+    result_r, result_w = os.pipe()
+    try:
+        stdin = feed(marshal.dumps((token, code, tests, entry_point or "", tuple(limits.items()))))
+        started = time.perf_counter()
+        try:
+            proc = subprocess.Popen(
+                _command(mode, interpreter, result_w, env),
+                cwd=host_dir or "/",
+                env=env,
+                stdin=stdin,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=(result_w,),
+                start_new_session=True,  # its own process group: a timeout kills every descendant at once
+            )
+        finally:
+            os.close(stdin)
+        os.close(result_w)
+        result_w = -1
+        try:
+            out, err, result, stopped = stream(proc, result_r, timeout_s, output_limit)
+        finally:
+            kill_group(proc)
+            assert proc.stdout is not None and proc.stderr is not None
+            proc.stdout.close()
+            proc.stderr.close()
+            returncode = proc.wait()
+        duration = time.perf_counter() - started
+    finally:
+        os.close(result_r)
+        if result_w >= 0:
+            os.close(result_w)
+        if host_dir is not None:
+            shutil.rmtree(host_dir, ignore_errors=True)
+    reported = secrets.compare_digest(result, token)
+    passed = reported and not stopped
+    if stopped:
+        reason = stopped
+    elif passed:
+        reason = "passed"
+    elif returncode == SETUP_FAILED and "sandbox setup failed" in err.text():
+        reason = "setup failed"
+    elif returncode == 0:
+        reason = "no result"  # exited 0 without the runner's token: an exit, not a pass
+    else:
+        reason = "tests failed"
+    stderr = err.text()
+    if stopped == "output flood":
+        stderr += f"\nsandbox: killed after {out.total + err.total:,} bytes of output (limit {output_limit:,})\n"
+    return SandboxResult(
+        passed=passed,
+        returncode=None if stopped == "timed out" else returncode,
+        timed_out=stopped == "timed out",
+        stdout=out.text(),
+        stderr=stderr,
+        duration_s=round(duration, 3),
+        isolation=mode,
+        reason=reason,
+        output_bytes=out.total + err.total,
+    )
 
 
 def run_tests(
@@ -195,69 +286,25 @@ def run_tests(
     memory_mb: int = 1024,
     max_processes: int = 64,
     file_mb: int = 16,
+    *,
+    entry_point: str | None = None,
+    output_limit: int = OUTPUT_LIMIT,
 ) -> SandboxResult:
-    """Run ``code`` followed by ``tests`` as one Python program; passed = exit 0 within ``timeout_s``.
+    """Run ``code`` then ``tests`` in the sandbox; passed = the tests ran to their end within the limits.
 
-    HumanEval-style tests (``def check(candidate): ...``) need the call appended, e.g.
-    ``tests = HUMANEVAL_TEST + "\\ncheck(add)"``.
+    HumanEval-style tests (``def check(candidate): ...``) pass ``entry_point`` (the function's
+    name) and the runner calls ``check(<that function>)``; or append the call to ``tests``.
+    Raises :class:`~harness.evaluation.sandbox_modes.SandboxUnavailable` where there is no sandbox
+    and the user did not opt in to running without one.
     """
-    isolation = isolation_level()
-    program = code.rstrip("\n") + "\n\n" + tests.rstrip("\n") + "\n"
-    if isolation == "rlimits-only":
-        program = _NO_NET_PREAMBLE + program
-    workdir = Path(tempfile.mkdtemp(prefix="posttrain-sandbox-"))
-    try:
-        (workdir / "program.py").write_text(program, encoding="utf-8")
-        home = PRIVATE_WORKDIR if isolation == "namespaces" else str(workdir)
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": home,
-            "LANG": "C.UTF-8",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "OPENBLAS_NUM_THREADS": "1",  # threads count against RLIMIT_NPROC
-            "OMP_NUM_THREADS": "1",
-        }
-        # The real interpreter, not the venv's symlink: a venv under /tmp vanishes behind the private
-        # /tmp mount, and generated code needs only the standard library anyway.
-        interpreter = os.path.realpath(sys.executable)
-        # -I: ignore PYTHON* variables and the user site, and keep the script's dir off sys.path.
-        command = [interpreter, "-I", "program.py"]
-        if isolation != "rlimits-only":
-            command = [interpreter, "-I", "-c", _PID1_LAUNCHER]
-        started = time.perf_counter()
-        proc = subprocess.Popen(
-            command,
-            cwd=workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            preexec_fn=_child_setup(
-                isolation,
-                memory_mb * 1024**2,
-                max_processes,
-                file_mb * 1024**2,
-                _blocked_ancestor(interpreter) if isolation == "namespaces" else None,
-                program,
-            ),
-        )
-        timed_out = False
-        try:
-            out, err = proc.communicate(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(proc)
-            out, err = proc.communicate()
-        _kill_group(proc)  # children left behind by a program that exited (a fork bomb's leaves)
-        duration = time.perf_counter() - started
-        return SandboxResult(
-            passed=(not timed_out and proc.returncode == 0),
-            returncode=None if timed_out else proc.returncode,
-            timed_out=timed_out,
-            stdout=out.decode("utf-8", "replace")[-_OUTPUT_LIMIT:],
-            stderr=err.decode("utf-8", "replace")[-_OUTPUT_LIMIT:],
-            duration_s=round(duration, 3),
-            isolation=isolation,
-        )
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    return run_in_mode(
+        isolation_level(),
+        code,
+        tests,
+        entry_point,
+        timeout_s=timeout_s,
+        memory_mb=memory_mb,
+        max_processes=max_processes,
+        file_mb=file_mb,
+        output_limit=output_limit,
+    )

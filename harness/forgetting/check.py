@@ -15,11 +15,14 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.forgetting.schema import ForgettingResult, TaskAccuracy, TaskDelta
 from harness.report.stats import compare_paired
 from posttrain.errors import BadInput, CheckFailed
+
+if TYPE_CHECKING:
+    from harness.models.device import Placement
 
 PROBE_GROUP = "posttrain_general"
 PROBE_TASKS_DIR = Path(__file__).resolve().parent / "tasks"
@@ -39,23 +42,34 @@ def run_forgetting_check(
     limit: int | None = None,
     out_dir: str | Path | None = None,
     batch_size: int = 16,
+    device: str = "auto",
+    precision: str = "auto",
 ) -> ForgettingResult:
     """Evaluate ``model`` with and without ``adapter`` on ``tasks``; write ``forgetting.json`` to ``out_dir``.
 
+    ``adapter`` is a PEFT adapter dir, or a full model dir trained elsewhere that replaces ``model``. Both runs
+    go where :func:`harness.models.device.resolve_placement` says for ``device`` / ``precision``.
     Raises :class:`AdapterNotApplied` when the two runs gave identical log-likelihoods on every item.
     """
     from harness.models import resolve_model
+    from harness.models.device import resolve_placement
 
     model_dir = resolve_model(str(model))
     adapter_dir = Path(adapter)
-    if not (adapter_dir / "adapter_config.json").is_file():
+    full_model = (adapter_dir / "config.json").is_file() and not (adapter_dir / "adapter_config.json").is_file()
+    if not (adapter_dir / "adapter_config.json").is_file() and not full_model:
         raise BadInput(f"{adapter_dir}: no adapter_config.json; pass the PEFT adapter directory of a training run")
+    placement = resolve_placement(device, precision, purpose="infer")
     manager = _task_manager(tasks)
     _check_datasets(tasks, manager)  # fail on an unreachable dataset before loading any model
-    base = _evaluate(model_dir, None, tasks, limit, manager, batch_size)
-    tuned = _evaluate(model_dir, adapter_dir, tasks, limit, manager, batch_size)
+    base = _evaluate(model_dir, None, tasks, limit, manager, batch_size, placement)
+    if full_model:
+        tuned = _evaluate(adapter_dir, None, tasks, limit, manager, batch_size, placement)
+    else:
+        tuned = _evaluate(model_dir, adapter_dir, tasks, limit, manager, batch_size, placement)
     result = compare_runs(base, tuned)
-    result = result.model_copy(update={"model": str(model_dir), "adapter": str(adapter_dir), "limit": limit})
+    update = {"model": str(model_dir), "adapter": str(adapter_dir), "limit": limit, "ran_on": placement.line()}
+    result = result.model_copy(update=update)
     if out_dir is not None:
         write_result(result, Path(out_dir))
         _write_items(base, tuned, Path(out_dir) / "items.jsonl")
@@ -186,19 +200,23 @@ def _check_datasets(tasks: Sequence[str], manager: Any) -> None:
 
 
 def _evaluate(
-    model_dir: Path, adapter: Path | None, tasks: Sequence[str], limit: int | None, manager: Any, batch_size: int
+    model_dir: Path,
+    adapter: Path | None,
+    tasks: Sequence[str],
+    limit: int | None,
+    manager: Any,
+    batch_size: int,
+    placement: Placement,
 ) -> ItemRows:
-    import torch
     from lm_eval import simple_evaluate
     from lm_eval.models.huggingface import HFLM
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
     lm = HFLM(
         pretrained=str(model_dir),
         peft=str(adapter) if adapter else None,
         batch_size=batch_size,
-        device=device,
-        dtype="float32" if device == "cpu" else "auto",
+        device=placement.device,
+        dtype=placement.dtype,
     )
     try:
         with _skip_environment_probe():

@@ -29,3 +29,4 @@ class ForgettingResult(_Strict):
     model: str | None = Field(None, description="The base model directory.")
     adapter: str | None = Field(None, description="The adapter directory.")
     limit: int | None = Field(None, description="Items per task, when limited.")
+    ran_on: str | None = Field(None, description="Where both runs went, as device/precision (e.g. cuda/bf16).")

@@ -53,15 +53,33 @@ def load_tokenizer(spec: str | None) -> Any:
 
 
 def load_model_and_tokenizer(
-    spec: str | None, adapter: str | Path | None = None, dtype: str = "float32", for_training: bool = False
+    spec: str | None,
+    adapter: str | Path | None = None,
+    dtype: str | None = None,
+    for_training: bool = False,
+    device: str = "auto",
+    precision: str = "auto",
 ) -> tuple[Any, Any]:
-    """Load a causal LM and its tokenizer; with ``adapter``, wrap the model in that PEFT adapter."""
+    """Load a causal LM and its tokenizer; with ``adapter``, wrap the model in that PEFT adapter.
+
+    For inference the model goes where :func:`harness.models.device.resolve_placement` says (``device`` /
+    ``precision``; an explicit ``dtype`` such as ``"float32"`` overrides the precision). For training it
+    stays fp32 on the CPU: the Trainer moves it and runs mixed precision itself.
+    An ``adapter`` directory that holds a full model (``config.json``, no ``adapter_config.json``), as an
+    externally trained model may, is loaded in place of ``spec``.
+    """
     import torch
     from transformers import AutoModelForCausalLM
 
+    from harness.models.device import resolve_placement
+
+    if adapter is not None and _is_full_model(Path(adapter)):
+        spec, adapter = str(adapter), None
     path = resolve_model(spec)
     tokenizer = load_tokenizer(str(path))
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
+    placement = None if for_training else resolve_placement(device, precision, purpose="infer")
+    weights = dtype or (placement.dtype if placement else "float32")
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, weights))
     if adapter is not None:
         from peft import PeftModel
 
@@ -69,6 +87,12 @@ def load_model_and_tokenizer(
         if not (adapter_path / "adapter_config.json").is_file():
             raise BadInput(f"--adapter {adapter}: no adapter_config.json there; pass a PEFT adapter directory")
         model = PeftModel.from_pretrained(model, adapter_path, is_trainable=for_training)
+    if placement is not None:
+        model = model.to(placement.device)
     if not for_training:
         model.eval()
     return model, tokenizer
+
+
+def _is_full_model(path: Path) -> bool:
+    return (path / "config.json").is_file() and not (path / "adapter_config.json").is_file()

@@ -34,7 +34,12 @@ def report(
     from rich.console import Console
 
     console = Console(highlight=False)
-    console.print(f"[bold]{data.verdict.sentence}[/]")
+    from harness.report.render import headline
+
+    console.print(f"[bold]Decision: {headline(data)}.[/]")
+    if data.decision is not None:
+        console.print(f"{data.decision.why}\nnext: {data.decision.next_step}")
+    console.print(data.verdict.sentence)
     if data.verdict.advice:
         console.print(data.verdict.advice)
     for note in data.notes:
@@ -51,6 +56,8 @@ def compare(
     Example: posttrain compare exp-a/runs/latest exp-b/runs/latest
     """
     from harness.report.compare import compare_runs
+    from harness.report.render import headline
+    from harness.report.verdict import label, p_text, points
 
     data = compare_runs(run_dirs)
     if as_json:
@@ -63,10 +70,10 @@ def compare(
     names = list(data.rows[0].cells) if data.rows else [r.run_id for r in data.runs]
     table = Table(title="mean [95% CI] by run")
     for column in ("eval set", "metric", "variant", *names):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "variant")  # "fine-tuning + RAG" stays on one line
     for row in data.rows:
         cells = [f"{c[0]:.3f} [{c[1]:.3f}, {c[2]:.3f}]" if c else "–" for c in row.cells.values()]
-        table.add_row(row.eval_set, row.metric, row.variant, *cells)
+        table.add_row(row.eval_set, row.metric, label(row.variant), *cells)  # the report's names
     console.print(table)
     forgetting = Table(title="general skills: change in accuracy, points [95% CI]")
     for column in ("run", "delta", "95% CI", "p"):
@@ -76,11 +83,17 @@ def compare(
         forgetting.add_row(
             name,
             *(
-                [f"{o.delta * 100:+.1f}", f"{o.ci95[0] * 100:.1f} to {o.ci95[1] * 100:.1f}", f"{o.p_value:.3g}"]
+                [
+                    ("+" if o.delta > 0 else "") + points(o.delta, 100),
+                    f"{points(o.ci95[0], 100)} to {points(o.ci95[1], 100)}",
+                    p_text(o.p_value),
+                ]
                 if o
                 else ["–", "–", "–"]
             ),
         )
     console.print(forgetting)
     for name, run in zip(names, data.runs, strict=False):
-        console.print(f"[bold]{name}[/]: {run.verdict.sentence}")
+        console.print(f"[bold]{name}[/]: Decision: {headline(run)}. {run.verdict.sentence}")
+        for line in run.stale:  # what compare left out, so a missing cell is never a mystery
+            console.print(f"[yellow]{name}: left out as stale:[/] {line}")

@@ -7,9 +7,12 @@ a malformed file is a :class:`BadInput` that names the file and line.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
+from harness.report.agreement import judge_agreement, with_agreement
+from harness.report.currency import CurrentOutputs
 from harness.report.data import (
     BASELINES,
     VARIANTS,
@@ -22,10 +25,12 @@ from harness.report.data import (
     ReportData,
     TrainingRow,
     VariantRow,
+    Verdict,
 )
+from harness.report.decision import conclude
 from harness.report.diversity import distinct_n, self_similarity
 from harness.report.stats import bootstrap_ci, compare_paired
-from harness.report.verdict import advice_verdict, verdict_sentence
+from harness.report.verdict import verdict_sentence
 from posttrain.errors import BadInput
 
 TUNED = ("tuned", "tuned_rag")
@@ -49,7 +54,9 @@ def read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
-        raise BadInput(f"{path}:{error.lineno}: not valid JSON: {error.msg}") from None
+        raise BadInput(f"{path}:{error.lineno}: not valid JSON: {error.msg} (truncated or damaged?)") from None
+    except UnicodeDecodeError:
+        raise BadInput(f"{path}: not UTF-8 text; the file is damaged") from None
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -71,22 +78,29 @@ def collect_run(path: str | Path) -> ReportData:
     """Read every stage's outputs under a run directory and compute the report's tables."""
     run = resolve_run_dir(path)
     notes: list[str] = []
+    current = CurrentOutputs(run)  # only outputs of the run's current stages are reported
     config = _read_config(run)
-    results = _read_eval(run)
+    results = _read_eval(run, current)
     primary_metric = _primary_metrics(config, results)
     variants = [_variant_row(run, key, rows) for key, rows in sorted(results.items(), key=_order)]
     comparisons, best_baseline = _comparisons(results, variants)
     advised = _advised_primary(run, config)
-    forgetting, overall, applied = _forgetting(run, notes)
-    training = _training(run, config, notes)
+    forgetting, overall, applied = _forgetting(run, notes, current)
+    training = _training(run, config, notes, current)
+    agreement = judge_agreement(run, current, notes)
+    not_run = current.not_run()
+    notes.extend(not_run)
+    if stale_note := current.note():
+        notes.append(stale_note)
     if not any(v.variant in TUNED for v in variants):
         notes.append("No fine-tuned variant was evaluated (the plan had no training, or it has not run yet).")
     sentence = verdict_sentence(variants, comparisons, primary_metric, best_baseline, overall)
-    return ReportData(
+    data = ReportData(
         run_dir=str(run),
         run_id=run.name,
         experiment=config.get("name"),
         model=config.get("model"),
+        sandbox=sorted({str(r["sandbox"]) for rows in results.values() for r in rows if r.get("sandbox")}),
         advised_primary=advised,
         primary_metric=primary_metric,
         variants=variants,
@@ -97,9 +111,13 @@ def collect_run(path: str | Path) -> ReportData:
         training=training,
         diversity=_diversity(results),
         changed=_changed(results, variants, primary_metric, best_baseline),
-        verdict=advice_verdict(sentence, advised, variants, results, primary_metric),
+        verdict=Verdict(sentence=sentence),
         notes=notes,
+        stale=current.stale,
+        not_run=not_run,
     )
+    data = conclude(data, results, config)  # decision, Holm-corrected tests, power, health, RAG diagnosis
+    return with_agreement(data, agreement)  # after conclude, which rebuilds the verdict
 
 
 Results = dict[tuple[str, str], list[dict[str, Any]]]  # (eval_set, variant) -> results.jsonl rows
@@ -111,28 +129,31 @@ def _order(item: tuple[tuple[str, str], Any]) -> tuple[str, int]:
 
 
 def _read_config(run: Path) -> dict[str, Any]:
-    import yaml
+    from posttrain.safe_files import read_yaml
 
     file = run / "config.yaml"
     if not file.is_file():
         return {}
-    try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        raise BadInput(f"{file}:{mark.line + 1 if mark else 1}: not valid YAML") from None
+    raw, _ = read_yaml(file, "run config")  # size- and alias-limited; a bad file is one BadInput
     return raw if isinstance(raw, dict) else {}
 
 
-def _read_eval(run: Path) -> Results:
+def _read_eval(run: Path, current: CurrentOutputs) -> Results:
     results: Results = {}
     for file in sorted((run / "eval").glob("*/*/results.jsonl")):
         variant, eval_set = file.parent.parent.name, file.parent.name
+        if not current.keep(file.parent):
+            continue
         rows = read_jsonl(file)
         for number, row in enumerate(rows, start=1):
             if not isinstance(row.get("scores"), dict):
                 raise BadInput(f"{file}:{number}: field 'scores' must be an object of metric -> number")
         results[(eval_set, variant)] = rows
+    if not results and current.stale:
+        raise BadInput(
+            f"{run / 'eval'}: every result there is stale ({current.stale[0]}); "
+            f"rerun `posttrain run {run.parent.parent}`"
+        )
     if not results:
         raise BadInput(f"{run / 'eval'}: no <variant>/<eval_set>/results.jsonl yet; run the eval stage first")
     return results
@@ -141,7 +162,9 @@ def _read_eval(run: Path) -> Results:
 def _score(row: dict[str, Any], metric: str) -> float | None:
     """The row's score on ``metric``; None when absent or not a number (a metric that could not run)."""
     value = row["scores"].get(metric)
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        return None  # NaN/inf: a metric that failed on this row counts as not scored
+    return float(value)
 
 
 def _metric_names(rows: list[dict[str, Any]]) -> list[str]:
@@ -167,10 +190,12 @@ def _variant_row(run: Path, key: tuple[str, str], rows: list[dict[str, Any]]) ->
     eval_set, variant = key
     summary_file = run / "eval" / variant / eval_set / "summary.json"
     summary = read_json(summary_file) if summary_file.is_file() else {}
+    if not isinstance(summary, dict) or not isinstance(summary.get("metrics") or {}, dict):
+        raise BadInput(f"{summary_file}: expected an object with 'metrics': {{metric: {{mean, ci95, n}}}}")
     cells = {}
     for metric in _metric_names(rows):
-        given = (summary.get("metrics") or {}).get(metric)
-        if given and given.get("ci95") is not None:
+        given: Any = (summary.get("metrics") or {}).get(metric)
+        if _finite_cell(given):
             cells[metric] = MetricCell(mean=given["mean"], ci95=tuple(given["ci95"]), n=given.get("n", len(rows)))
         else:
             values = [v for r in rows if (v := _score(r, metric)) is not None]
@@ -182,6 +207,18 @@ def _variant_row(run: Path, key: tuple[str, str], rows: list[dict[str, Any]]) ->
         latencies = [float(r["latency_s"]) for r in rows if isinstance(r.get("latency_s"), (int, float))]
         latency = sum(latencies) / len(latencies) if latencies else None
     return VariantRow(eval_set=eval_set, variant=variant, metrics=cells, latency_s=latency)
+
+
+def _finite_cell(given: Any) -> bool:
+    """A summary's metric entry with a finite mean and interval (else the rows are re-summarised).
+
+    >>> _finite_cell({"mean": 0.5, "ci95": [0.4, 0.6]}), _finite_cell({"mean": float("nan"), "ci95": [0, 1]})
+    (True, False)
+    """
+    if not isinstance(given, dict) or not isinstance(given.get("ci95"), (list, tuple)) or len(given["ci95"]) != 2:
+        return False
+    values = [given.get("mean"), *given["ci95"]]
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)
 
 
 def _paired_scores(
@@ -279,8 +316,13 @@ def _forgetting_row(task: str, entry: dict[str, Any]) -> ForgettingRow:
     )
 
 
-def _forgetting(run: Path, notes: list[str]) -> tuple[list[ForgettingRow], ForgettingRow | None, bool | None]:
+def _forgetting(
+    run: Path, notes: list[str], current: CurrentOutputs
+) -> tuple[list[ForgettingRow], ForgettingRow | None, bool | None]:
     file = run / "forgetting" / "forgetting.json"
+    if file.is_file() and not current.keep(file.parent):
+        notes.append("No current forgetting check in this run (the one in forgetting/ is stale).")
+        return [], None, None
     if not file.is_file():
         notes.append("No forgetting check in this run (forgetting/forgetting.json is missing).")
         return [], None, None
@@ -295,12 +337,12 @@ def _forgetting(run: Path, notes: list[str]) -> tuple[list[ForgettingRow], Forge
     return rows, overall, data.get("adapter_applied")
 
 
-def _training(run: Path, config: dict[str, Any], notes: list[str]) -> list[TrainingRow]:
+def _training(run: Path, config: dict[str, Any], notes: list[str], current: CurrentOutputs) -> list[TrainingRow]:
     train_dir = run / "train"
     if not train_dir.is_dir():
         return []
     planned = [m for m in config.get("methods") or [] if isinstance(m, str)]
-    found = sorted(p.name for p in train_dir.iterdir() if p.is_dir())
+    found = sorted(p.name for p in train_dir.iterdir() if p.is_dir() and current.keep(p))
     rows = []
     for method in [m for m in planned if m in found] + [m for m in found if m not in planned]:
         folder = train_dir / method

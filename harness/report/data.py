@@ -5,9 +5,13 @@ The templates only format these values; every number is computed in ``collect`` 
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
-VARIANTS = ("prompt", "kshot", "rag", "tuned", "tuned_rag")
+from harness.evaluation.health import HealthCounts
+
+VARIANTS = ("prompt", "kshot", "rag", "tuned", "tuned_rag")  # also the cost order, cheapest first
 BASELINES = ("prompt", "kshot", "rag")
 VARIANT_LABELS = {
     "prompt": "prompting",
@@ -33,6 +37,9 @@ class VariantRow(_Strict):
     variant: str
     metrics: dict[str, MetricCell]
     latency_s: float | None = Field(None, description="Mean generation latency per example, seconds.")
+    prompt_tokens: float | None = Field(None, description="Mean prompt tokens per request (template included).")
+    latency_bs1_s: float | None = Field(None, description="Median seconds per request at batch size 1 (sample).")
+    health: HealthCounts | None = Field(None, description="Cut, repeated and hedged answers.")
 
 
 class Comparison(_Strict):
@@ -47,6 +54,7 @@ class Comparison(_Strict):
     n: int = Field(description="Examples present in both variants.")
     wins: int = Field(description="Examples where the variant scored higher.")
     losses: int = Field(description="Examples where the variant scored lower.")
+    p_holm: float | None = Field(None, description="Holm–Bonferroni adjusted p, for the comparisons the verdict uses.")
 
 
 class ForgettingRow(_Strict):
@@ -57,6 +65,7 @@ class ForgettingRow(_Strict):
     delta: float
     ci95: tuple[float, float]
     p_value: float
+    p_holm: float | None = Field(None, description="Holm–Bonferroni adjusted over the subtasks.")
 
 
 class CurvePoint(_Strict):
@@ -102,6 +111,64 @@ class Verdict(_Strict):
     sentence: str = Field(description="The plain-language verdict.")
     advice: str | None = Field(None, description="Whether the advisor's recommendation held, in words.")
     advice_held: bool | None = None
+    advice_status: Literal["held", "tied", "did not hold", "not evaluated"] | None = None
+    warnings: list[str] = Field(default_factory=list, description="Why some scores are not evidence (a weak judge).")
+
+
+class JudgeAgreementRow(_Strict):
+    eval_set: str
+    n: int = Field(description="Answers people labelled 1 good / 0 bad, graded by the judge.")
+    agreement: float = Field(description="Share where the judge's good/bad call (grade ≥ 0.5) matches the label.")
+    kappa: float = Field(description="Cohen's kappa: agreement beyond chance (nan with one class only).")
+    ci95: tuple[float, float] = Field(description="95% bootstrap interval of kappa.")
+    weak: bool = Field(description="kappa < 0.4 (or undefined): the judge's scores are not evidence.")
+
+
+class CostRow(_Strict):
+    variant: str
+    prompt_tokens: float | None = Field(None, description="Mean prompt tokens per request over the eval sets.")
+    latency_bs1_s: float | None = Field(None, description="Median seconds per request at batch size 1.")
+    train_wall_s: float | None = None
+    train_tokens: int | None = None
+    peak_memory_mb: float | None = Field(None, description="Peak training memory.")
+    adapter_size_bytes: int | None = None
+    usd_per_1k_requests: float | None = Field(None, description="Priced cost of a hosted endpoint, per 1,000 requests.")
+    tokens_estimated: bool = Field(False, description="The endpoint sent no usage: tokens are estimated.")
+
+
+class PowerRow(_Strict):
+    eval_set: str
+    metric: str
+    n: int = Field(description="Paired examples.")
+    variant: str
+    other: str
+    discordant: float | None = Field(None, description="Share of pairs where exactly one passed (pass/fail).")
+    detectable: float | None = Field(None, description="Smallest difference detectable at 80% power, α = 0.05.")
+    observed: float
+    significant: bool
+    pairs_needed: float | None = Field(None, description="Pairs that would detect the observed difference.")
+
+
+class RagDiagnosis(_Strict):
+    eval_set: str
+    variant: str
+    k: int = Field(description="Chunks retrieved per question.")
+    n: int = Field(description="Rows that name a source.")
+    hits: int = Field(description="Rows whose source was among the retrieved chunks.")
+    misses: int = Field(description="Rows answered wrongly (first metric below 1, or below 0.5 when graded).")
+    not_retrieved: int
+    retrieved_not_used: int
+
+
+class Decision(_Strict):
+    status: Literal["ship", "undecided"]
+    variant: str | None = Field(None, description="The variant to ship (status ship).")
+    contender: str | None = Field(None, description="The cheaper variant it could not be told from (undecided).")
+    margin_points: float
+    why: str
+    cost: str | None = None
+    next_step: str
+    more_rows: int | None = Field(None, description="Roughly how many more paired rows would decide it.")
 
 
 class ReportData(_Strict):
@@ -109,6 +176,7 @@ class ReportData(_Strict):
     run_id: str
     experiment: str | None = None
     model: str | None = None
+    sandbox: list[str] = Field(default_factory=list, description="Isolation modes unit_tests code ran under.")
     advised_primary: str | None = None
     primary_metric: dict[str, str] = Field(default_factory=dict, description="eval set -> metric the verdict uses.")
     variants: list[VariantRow] = Field(default_factory=list)
@@ -120,4 +188,18 @@ class ReportData(_Strict):
     diversity: list[DiversityRow] = Field(default_factory=list)
     changed: list[ChangedExample] = Field(default_factory=list)
     verdict: Verdict
+    decision: Decision | None = None
+    costs: list[CostRow] = Field(default_factory=list)
+    verdict_tests: list[Comparison] = Field(
+        default_factory=list, description="Advised variant vs each other one, first metric, Holm-corrected."
+    )
+    power: list[PowerRow] = Field(default_factory=list)
+    rag: list[RagDiagnosis] = Field(default_factory=list)
+    judge_agreement: list[JudgeAgreementRow] = Field(
+        default_factory=list, description="Per eval set with judge.labels: does the judge grade as people do?"
+    )
     notes: list[str] = Field(default_factory=list, description="What was missing or skipped, in words.")
+    stale: list[str] = Field(
+        default_factory=list, description="Outputs left out as stale ('folder: why'): not made by the current run."
+    )
+    not_run: list[str] = Field(default_factory=list, description="Requested variants that could not run, and why.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 from typing import Any
 
 from harness.report.data import VARIANT_LABELS, ReportData
@@ -43,9 +44,22 @@ def _uri(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def _finite(*values: float | None) -> bool:
+    """Whether every value is a real number; NaN/inf points are left out of a figure, never drawn.
+
+    >>> _finite(0.5, 1.0), _finite(0.5, float("nan")), _finite(None)
+    (True, False, False)
+    """
+    return all(v is not None and math.isfinite(v) for v in values)
+
+
 def variants_plot(data: ReportData, eval_set: str, metric: str) -> str | None:
     """Each variant's mean on one metric with its 95% interval, best baseline marked."""
-    rows = [v for v in data.variants if v.eval_set == eval_set and metric in v.metrics]
+    rows = [
+        v
+        for v in data.variants
+        if v.eval_set == eval_set and metric in v.metrics and _finite(v.metrics[metric].mean, *v.metrics[metric].ci95)
+    ]
     if not rows:
         return None
     fig, ax = _figure(6.4, 0.45 * len(rows) + 0.9)
@@ -55,7 +69,7 @@ def variants_plot(data: ReportData, eval_set: str, metric: str) -> str | None:
         ax.errorbar(
             cell.mean,
             i,
-            xerr=[[cell.mean - cell.ci95[0]], [cell.ci95[1] - cell.mean]],
+            xerr=[[max(0.0, cell.mean - cell.ci95[0])], [max(0.0, cell.ci95[1] - cell.mean)]],  # never negative
             fmt="none",
             ecolor=INK,
             capsize=3,
@@ -72,6 +86,7 @@ def variants_plot(data: ReportData, eval_set: str, metric: str) -> str | None:
 def forgetting_plot(data: ReportData) -> str | None:
     """Each general task's change in accuracy (points) with its paired 95% interval."""
     rows = data.forgetting + ([data.forgetting_overall] if data.forgetting_overall and len(data.forgetting) > 1 else [])
+    rows = [r for r in rows if _finite(r.delta, *r.ci95, r.p_value)]
     if not rows:
         return None
     fig, ax = _figure(6.4, 0.42 * len(rows) + 0.9)
@@ -80,7 +95,7 @@ def forgetting_plot(data: ReportData) -> str | None:
         ax.errorbar(
             row.delta * 100,
             i,
-            xerr=[[(row.delta - row.ci95[0]) * 100], [(row.ci95[1] - row.delta) * 100]],
+            xerr=[[max(0.0, row.delta - row.ci95[0]) * 100], [max(0.0, row.ci95[1] - row.delta) * 100]],
             fmt="o",
             color=color,
             ecolor=color,
@@ -100,7 +115,7 @@ def training_plot(data: ReportData) -> str | None:
     fig, axes = _figure(7.5, 1.9 * len(runs) + 0.3, rows=len(runs))
     for ax, run in zip(axes if len(runs) > 1 else [axes], runs, strict=True):
         for key, color in (("loss", ACCENT), ("reward", GOOD)):
-            points = [(p.step, p.values[key]) for p in run.curve if key in p.values]
+            points = [(p.step, p.values[key]) for p in run.curve if key in p.values and _finite(p.values[key])]
             if points:
                 ax.plot([s for s, _ in points], [v for _, v in points], color=color, lw=1.4, label=key)
         ax.set_title(run.method.upper(), loc="left", fontsize=9, color=INK)

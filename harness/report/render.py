@@ -10,8 +10,8 @@ import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from harness.report.data import VARIANT_LABELS, ReportData
-from harness.report.verdict import p_text, scale_of
+from harness.report.data import ReportData
+from harness.report.verdict import label, p_text, scale_of
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "report"
 
@@ -32,11 +32,13 @@ def _environment(autoescape: bool) -> Any:
         signed=lambda x, scale=1.0, digits=1: f"{x * scale:+.{digits}f}".replace("-", "−"),
         scaled=lambda x, scale=1.0, digits=1: f"{x * scale:.{digits}f}".replace("-", "−"),
         pvalue=p_text,
-        label=lambda v: VARIANT_LABELS.get(v, v),
+        label=label,
         size=_size,
         seconds=lambda s: "–" if s is None else (f"{s:.0f} s" if s >= 10 else f"{s:.2f} s"),
         short=_short,
         task=lambda t: t.replace("posttrain_general_", "general: "),
+        share=lambda k, n: "–" if k is None or not n else f"{k}/{n}",
+        rows=lambda x: "–" if x is None else f"{x:,.0f}",
     )
     return env
 
@@ -85,7 +87,31 @@ def _context(data: ReportData, plots: dict[str, str] | None) -> dict[str, Any]:
         eval_set: list(dict.fromkeys(m for v in data.variants if v.eval_set == eval_set for m in v.metrics))
         for eval_set in dict.fromkeys(v.eval_set for v in data.variants)
     }
-    return {"d": data, "plots": plots or {}, "scales": scales, "metrics": metrics}
+    return {"d": data, "plots": plots or {}, "scales": scales, "metrics": metrics, "headline": headline(data)}
+
+
+def headline(data: ReportData) -> str:
+    """The decision in a few words: "Ship fine-tuning + RAG" or "Undecided: fine-tuning vs few-shot prompting"."""
+    d = data.decision
+    if d is None:
+        return "No decision: nothing was evaluated"
+    if d.status == "ship" and d.variant:
+        return f"Ship {label(d.variant)}"
+    if d.variant and d.contender:
+        return f"Undecided: {label(d.variant)} or {label(d.contender)} (cheaper)"
+    return "Undecided"
+
+
+def verdict_text(data: ReportData) -> str:
+    """``verdict.txt``: the decision, its reasons, cost and next step, then the verdict and the advisor line."""
+    lines = [f"Decision: {headline(data)}."]
+    if data.decision is not None:
+        d = data.decision
+        lines += [f"Why: {d.why}", *([f"Cost: {d.cost}."] if d.cost else []), f"Next: {d.next_step}"]
+    lines.append(data.verdict.sentence)
+    if data.verdict.advice:
+        lines.append(data.verdict.advice)
+    return "\n".join(lines) + "\n"
 
 
 def render_markdown(data: ReportData) -> str:
@@ -125,4 +151,5 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
     markdown, html = render_markdown(data), render_html(data)
     _write_atomic(target / "report.md", markdown)
     _write_atomic(target / "report.html", html)
+    _write_atomic(target / "verdict.txt", verdict_text(data))
     return ReportPaths(data, target / "report.md", target / "report.html")

@@ -4,12 +4,17 @@ whether the advisor's recommendation held. Pure functions over the collected tab
 
 from __future__ import annotations
 
-from typing import Any
-
-from harness.report.data import BASELINES, VARIANT_LABELS, Comparison, ForgettingRow, VariantRow, Verdict
-from harness.report.stats import compare_paired
+from harness.report.data import (
+    VARIANT_LABELS,
+    VARIANTS,
+    Comparison,
+    ForgettingRow,
+    VariantRow,
+    Verdict,
+)
 
 ALPHA = 0.05
+TUNED = ("tuned", "tuned_rag")
 FAMILIES = {
     "prompting": ("prompt", "kshot"),
     "rag": ("rag",),
@@ -20,21 +25,24 @@ FAMILIES = {
 
 
 def label(variant: str) -> str:
-    """The variant's name in words.
+    """The variant's name in words; a hosted endpoint's variants are named after it.
 
-    >>> label("tuned_rag")
-    'fine-tuning + RAG'
+    >>> label("tuned_rag"), label("api-gpt4o"), label("api-gpt4o-rag")
+    ('fine-tuning + RAG', 'gpt4o (hosted)', 'gpt4o (hosted) + RAG')
     """
+    if variant.startswith("api-"):
+        name = variant.removeprefix("api-")
+        return f"{name.removesuffix('-rag')} (hosted) + RAG" if name.endswith("-rag") else f"{name} (hosted)"
     return VARIANT_LABELS.get(variant, variant)
 
 
 def points(value: float, scale: float) -> str:
     """A difference in report units: ×100 "points" for 0–1 metrics, with a real minus sign.
 
-    >>> points(-0.008, 100), points(0.1234, 100), points(2.5, 1)
-    ('−0.8', '12.3', '2.5')
+    >>> points(-0.008, 100), points(0.1234, 100), points(2.5, 1), points(-0.0001, 100)
+    ('−0.8', '12.3', '2.5', '0.0')
     """
-    return f"{value * scale:.1f}".replace("-", "−")
+    return f"{round(value * scale, 1) + 0.0:.1f}".replace("-", "−")  # + 0.0: no "−0.0"
 
 
 def scale_of(variants: list[VariantRow], metric: str) -> tuple[float, str]:
@@ -72,7 +80,7 @@ def verdict_sentence(
         tuned = [
             c
             for c in comparisons
-            if c.eval_set == eval_set and c.metric == metric and c.variant not in BASELINES and c.baseline == leader
+            if c.eval_set == eval_set and c.metric == metric and c.variant in TUNED and c.baseline == leader
         ]
         if leader is None:
             continue
@@ -132,54 +140,123 @@ def p_text(p: float) -> str:
     return f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
 
 
-def advice_verdict(
-    sentence: str,
-    advised: str | None,
-    variants: list[VariantRow],
-    results: dict[tuple[str, str], list[dict[str, Any]]],
-    primary: dict[str, str],
-) -> Verdict:
-    """Did the advised approach come out on top (or statistically tied with the top) on the first eval set?"""
-    if not advised or not primary:
-        return Verdict(sentence=sentence)
-    family = FAMILIES.get(advised, ())
-    eval_set, metric = next(iter(primary.items()))
-    rows = [v for v in variants if v.eval_set == eval_set and metric in v.metrics]
-    ours = [v for v in rows if v.variant in family]
-    if not rows or not ours:
+def advised_family(advised: str | None) -> tuple[str, ...]:
+    """The variants that carry out an advised approach.
+
+    >>> advised_family("sft"), advised_family("prompting"), advised_family(None)
+    (('tuned', 'tuned_rag'), ('prompt', 'kshot'), ())
+    """
+    return FAMILIES.get(advised or "", ())
+
+
+def cost_rank(variant: str) -> int:
+    """Cheapest first: prompting < few-shot < RAG < fine-tuning < fine-tuning + RAG < a hosted model (+ RAG).
+
+    A hosted model is ranked last: it is paid per request, and the question it answers is whether a
+    small local variant is good enough to replace it.
+
+    >>> sorted(["api-big", "tuned", "kshot", "api-big-rag", "prompt"], key=cost_rank)
+    ['prompt', 'kshot', 'tuned', 'api-big', 'api-big-rag']
+    """
+    if variant in VARIANTS:
+        return VARIANTS.index(variant)
+    if variant.startswith("api-"):
+        return len(VARIANTS) + (1 if variant.endswith("-rag") else 0)
+    return len(VARIANTS) + 2
+
+
+def _gap(c: Comparison, scale: float, unit: str) -> str:
+    p = p_text(c.p_holm if c.p_holm is not None else c.p_value)
+    p = f"Holm-adjusted p {p}" if p.startswith("<") else f"Holm-adjusted p = {p}"
+    return (
+        f"{'+' if c.difference > 0 else ''}{points(c.difference, scale)}{unit}, 95% CI {points(c.ci95[0], scale)} "
+        f"to {points(c.ci95[1], scale)}, {p}"
+    )
+
+
+def advice_line(advised: str | None, variants: list[VariantRow], tests: list[Comparison]) -> Verdict:
+    """Whether the advice held, told honestly from the Holm-corrected tests of the advised variant.
+
+    ``tests`` compare the advised family's best variant on each eval set (``variant``) with every
+    other variant (``baseline``). "held": it scored best and beat every cheaper variant
+    significantly; "tied with X (cheaper)": a cheaper variant could not be told from it; "did not
+    hold": another variant was significantly better. The sentence field is filled in by the caller.
+    """
+    if not advised:
+        return Verdict(sentence="")
+    family = advised_family(advised)
+    if not any(v.variant in family for v in variants) or not tests:
         return Verdict(
-            sentence=sentence, advice=f"The advisor recommended {advised}; no {advised} variant was evaluated."
+            sentence="",
+            advice=f"The advisor recommended {advised}; no {advised} variant was evaluated.",
+            advice_status="not evaluated",
         )
-    top = max(rows, key=lambda v: v.metrics[metric].mean)
-    mine = max(ours, key=lambda v: v.metrics[metric].mean)
-    scale, unit = scale_of(rows, metric)
-    if top.variant == mine.variant:
+    significant = [t for t in tests if (t.p_holm if t.p_holm is not None else t.p_value) < ALPHA]
+    outside = [t for t in tests if t.baseline not in family]
+    lost = [t for t in outside if t in significant and t.difference < 0]
+    if lost:
+        worst = min(lost, key=lambda t: t.difference)
+        scale, unit = scale_of([v for v in variants if v.eval_set == worst.eval_set], worst.metric)
         text = (
-            f"The advisor recommended {advised}, and it held: {label(mine.variant)} scored best on {eval_set} "
-            f"({metric} {mine.metrics[metric].mean:.3f})."
+            f"The advisor recommended {advised}, and it did not hold: {label(worst.baseline)} beat "
+            f"{label(worst.variant)} on {worst.eval_set} ({_gap(worst, scale, unit).lstrip('+')})."
         )
-        return Verdict(sentence=sentence, advice=text, advice_held=True)
-    a = {
-        str(r.get("id", i)): float(r["scores"].get(metric) or 0.0)
-        for i, r in enumerate(results[(eval_set, top.variant)])
-    }
-    pairs = [
-        (a[str(r.get("id", i))], float(r["scores"].get(metric) or 0.0))
-        for i, r in enumerate(results[(eval_set, mine.variant)])
-        if str(r.get("id", i)) in a
+        return Verdict(sentence="", advice=text, advice_held=False, advice_status="did not hold")
+    tied = [t for t in outside if t not in significant]
+    cheaper = [t for t in tied if cost_rank(t.baseline) < cost_rank(t.variant)]
+    # a dearer variant that is not significantly different matters only when it scored higher
+    tied = cheaper + [t for t in tied if t not in cheaper and t.difference < 0]
+    if cheaper or tied:
+        # A rival the advised variant beat significantly on another eval set cannot replace it: name such a
+        # rival only when no rival matches it everywhere, and then say where it fell short.
+        beaten = {t.baseline: t for t in outside if t in significant and t.difference > 0}
+        pool = [t for t in (cheaper or tied) if t.baseline not in beaten] or (cheaper or tied)
+        tie = min(pool, key=lambda t: t.difference)  # the strongest rival: smallest lead over it
+        scale, unit = scale_of([v for v in variants if v.eval_set == tie.eval_set], tie.metric)
+        which = "cheaper" if cheaper else "it scored higher"
+        how = (
+            f"{label(tie.variant)} was not shown better than {label(tie.baseline)}"
+            if tie.difference >= 0
+            else f"{label(tie.baseline)} scored higher than {label(tie.variant)}, not significantly after correction,"
+        )
+        text = (
+            f"The advisor recommended {advised}; tied with {label(tie.baseline)} ({which}): {how} on {tie.eval_set} "
+            f"({_gap(tie, scale, unit)})"
+        )
+        elsewhere = beaten.get(tie.baseline)
+        if elsewhere is not None:
+            e_scale, e_unit = scale_of([v for v in variants if v.eval_set == elsewhere.eval_set], elsewhere.metric)
+            text += (
+                f", though {label(tie.baseline)} was significantly worse on {elsewhere.eval_set} "
+                f"({_gap(elsewhere, e_scale, e_unit)}): no cheaper variant matched it on every eval set"
+            )
+        text += "."
+        return Verdict(sentence="", advice=text, advice_held=None, advice_status="tied")
+    closest = min(outside, key=lambda t: t.difference) if outside else tests[0]
+    scale, unit = scale_of([v for v in variants if v.eval_set == closest.eval_set], closest.metric)
+    sets = ", ".join(dict.fromkeys(t.eval_set for t in tests))
+    text = (
+        f"The advisor recommended {advised}, and it held: {label(closest.variant)} scored best on {sets} and "
+        f"beat every cheaper variant after Holm correction (closest: {label(closest.baseline)}, "
+        f"{_gap(closest, scale, unit)})."
+    )
+    return Verdict(sentence="", advice=text, advice_held=True, advice_status="held")
+
+
+def subtask_clause(rows: list[ForgettingRow]) -> str:
+    """The subtasks that dropped significantly after Holm correction, in words ('' when none).
+
+    >>> r = ForgettingRow(task="posttrain_general_arithmetic", base_acc=0.35, tuned_acc=0.25, n=200,
+    ...                   delta=-0.10, ci95=(-0.16, -0.04), p_value=0.002, p_holm=0.008)
+    >>> subtask_clause([r])
+    'but arithmetic dropped by 10.0 points (0.35 → 0.25, Holm-adjusted p = 0.008)'
+    """
+    drops = [r for r in rows if r.delta < 0 and r.p_holm is not None and r.p_holm < ALPHA]
+    if not drops:
+        return ""
+    parts = [
+        f"{r.task.replace('posttrain_general_', '')} dropped by {points(-r.delta, 100)} points "
+        f"({r.base_acc:.2f} → {r.tuned_acc:.2f}, Holm-adjusted {p_clause(r.p_holm or r.p_value)})"
+        for r in sorted(drops, key=lambda r: r.delta)
     ]
-    paired, _ = compare_paired([p[0] for p in pairs], [p[1] for p in pairs])
-    held = paired.p >= ALPHA
-    low, high = points(paired.ci95[0], scale), points(paired.ci95[1], scale)
-    gap = f"{points(paired.difference, scale)}{unit}, 95% CI {low} to {high}"
-    if held:
-        text = (
-            f"The advisor recommended {advised}, and it held within noise: {label(top.variant)} scored higher, "
-            f"but {label(mine.variant)} was not significantly worse ({gap}, {p_clause(paired.p)})."
-        )
-    else:
-        text = (
-            f"The advisor recommended {advised}, and it did not hold: {label(top.variant)} beat "
-            f"{label(mine.variant)} ({gap}, {p_clause(paired.p)})."
-        )
-    return Verdict(sentence=sentence, advice=text, advice_held=held)
+    return "but " + " and ".join(parts)

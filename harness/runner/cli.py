@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from harness.evaluation.sandbox_modes import ALLOW_HELP
+
 
 def _console():  # type: ignore[no-untyped-def]
     from rich.console import Console
@@ -24,6 +26,7 @@ def run(
     ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan with estimates; run nothing.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+    allow_unsandboxed: Annotated[bool, typer.Option("--allow-unsandboxed", help=ALLOW_HELP)] = False,
 ) -> None:
     """Run an experiment: check data → baselines → train → evaluate tuned → forgetting → report.
 
@@ -53,7 +56,10 @@ def run(
             table.add_row(what, value)
         console.print(table)
         return
+    from harness.evaluation.sandbox_modes import allow_unsandboxed as allow
     from harness.runner.pipeline import run_experiment
+
+    allow(allow_unsandboxed)
 
     say = (lambda _line: None) if json_out else console.print
     result = run_experiment(directory, only=only, start=start, force=force, new_run=new, say=say)
@@ -66,19 +72,30 @@ def run(
 
 def demo(
     example: Annotated[str, typer.Option("--example", help="A folder under examples/.")] = "support-assistant",
-    directory: Annotated[Path, typer.Option("--dir", help="Where the demo experiment is written.")] = Path(
-        "posttrain-demo"
-    ),
+    directory: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir",
+            help="Where the demo experiment is written (default posttrain-demo/, posttrain-demo-NAME/ for others).",
+            show_default=False,
+        ),
+    ] = None,
     quick: Annotated[bool, typer.Option("--quick", help="A few steps and rows only (a smoke run).")] = False,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Run the demo on this model instead.", show_default=False)
+    ] = None,
 ) -> None:
     """The whole loop on a shipped example: advice → scaffold → run → verdict and report.
 
-    Example: posttrain demo ; posttrain demo --example arithmetic --dir arith-demo
+    Each example has its own folder; a folder holding another experiment is refused, never overwritten.
+
+    Example: posttrain demo ; posttrain demo --example arithmetic   (→ posttrain-demo-arithmetic/)
     """
     from advisor.render import render
-    from harness.runner.demo import run_demo
+    from harness.runner.demo import default_demo_dir, run_demo
 
     console = _console()
+    directory = directory or default_demo_dir(example)
     console.print(f"[bold]posttrain demo[/]: example [cyan]{example}[/] → {directory}/")
     result = run_demo(
         example,
@@ -86,6 +103,7 @@ def demo(
         quick=quick,
         say=console.print,
         show_advice=lambda advice: render(advice.recommendation, console),
+        model=model,
     )
     console.print(f"\n[bold]verdict[/]: {result.verdict}")
     console.print(f"report: [bold]{result.report_html}[/]")

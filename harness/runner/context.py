@@ -10,11 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.config import CONFIG_FILE, ExperimentConfig, load_config, resolve_path
-from harness.runner.manifest import Manifest, hash_path
+from harness.runner.manifest import Manifest, hash_json, hash_path, write_stamp
 from posttrain.errors import BadInput
 
 RUNS = "runs"
 LATEST = "latest"
+# What makes two runs the same experiment. Other settings (LoRA, optimiser, eval sets, baselines)
+# are variations within it: they rerun the stages they feed inside the same run.
+IDENTITY_FIELDS = ("name", "model", "methods", "data")
 
 
 @dataclass
@@ -25,6 +28,8 @@ class RunContext:
     manifest: Manifest
     say: Callable[[str], None] = print  # takes one rich-markup line
     outputs: dict[str, object] = field(default_factory=dict)
+    stage: str = ""  # the stage now running and the hash of its inputs, stamped on what it writes
+    digest: str = ""
 
     @property
     def config_file(self) -> Path:
@@ -44,35 +49,102 @@ class RunContext:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    def stamp(self, folder: Path, **extra: object) -> None:
+        """Mark an output folder as made by the running stage from its current inputs."""
+        write_stamp(folder, self.stage, self.digest, **extra)
+
+    def not_run(self, variant: str, reason: str) -> None:
+        """Record, for the output and the report, that a requested variant could not run and why."""
+        self.say(f"  {reason}")
+        self.stamp(self.run_dir / "eval" / variant, not_run=reason)
+
     @property
     def final_adapter(self) -> Path | None:
-        """The adapter of the last trained policy method (a reward model is not a policy)."""
-        policy = [m for m in self.config.methods if m != "reward"]
-        return self.run_dir / "train" / policy[-1] if policy else None
+        """The weights of the last policy method: its adapter, or a model trained elsewhere (external, ppo)."""
+        from harness.training.handoff import policy_weights
+
+        return policy_weights(self.config, self.exp_dir, self.run_dir)
 
 
-def open_run(exp_dir: Path, new: bool = False) -> tuple[ExperimentConfig, Path]:
-    """Load the config and pick the run directory: the latest run, or a new one."""
+def experiment_identity(config: ExperimentConfig, exp_dir: Path) -> dict[str, object]:
+    """Name, model, methods and the training data (paths and content hashes), with their hash."""
+    config_file = exp_dir / CONFIG_FILE
+
+    def data(value: str | None) -> list[str | None] | None:
+        if value is None:
+            return None
+        path = resolve_path(config_file, value)
+        return [value, hash_path(path) if path is not None and path.exists() else value]
+
+    fields: dict[str, object] = {
+        "name": config.name,
+        "model": config.model,
+        "methods": list(config.methods),
+        "data": {
+            "train": [data(s.path) for s in config.data.train],
+            "preference": data(config.data.preference),
+            "prompts": data(config.data.prompts),
+        },
+    }
+    return {**fields, "hash": hash_json(fields)}
+
+
+def identity_changes(previous: dict[str, object], current: dict[str, object]) -> list[str]:
+    """Which identity fields differ (fields the previous run did not record are not compared).
+
+    >>> identity_changes({"name": "a", "model": "m"}, {"name": "b", "model": "m", "methods": []})
+    ['name']
+    """
+    return [k for k in IDENTITY_FIELDS if k in previous and previous[k] != current.get(k)]
+
+
+def open_run(
+    exp_dir: Path, new: bool = False, say: Callable[[str], None] = print
+) -> tuple[ExperimentConfig, Path, dict[str, object]]:
+    """Load the config and pick the run directory: the latest run, or a new one.
+
+    The latest run is continued only while it holds the same experiment (see ``IDENTITY_FIELDS``);
+    otherwise a new run starts and the latest is left exactly as it was.
+    """
     exp_dir = exp_dir.resolve()
     if not exp_dir.is_dir():
         raise BadInput(f"{exp_dir}: no such experiment folder; create one with `posttrain new {exp_dir.name}`")
     config = load_config(exp_dir / CONFIG_FILE)
+    identity = experiment_identity(config, exp_dir)
     runs = exp_dir / RUNS
     latest = runs / LATEST
+    changed: list[str] = []
     if not new and latest.exists():
-        return config, latest.resolve()
+        current = latest.resolve()
+        if current.parent != runs.resolve() or not current.is_dir():
+            raise BadInput(f"{latest}: points to {current}, not to a run folder in {runs}; remove the link")
+        manifest = Manifest(current)  # a damaged manifest stops here, naming the file; nothing is touched
+        finished = any(entry.get("status") == "done" for entry in manifest.stages.values())
+        if manifest.identity is not None:
+            changed = identity_changes(manifest.identity, identity)
+        elif manifest.stages:  # made before runs recorded their experiment: its outputs carry no stamps
+            changed = ["its experiment was not recorded"]
+        if not changed or not finished:  # nothing finished there yet: nothing of another experiment to mix
+            return config, current, identity
     run_dir = runs / time.strftime("%Y%m%d-%H%M%S")
     suffix = 1
     while run_dir.exists():
         run_dir = runs / f"{time.strftime('%Y%m%d-%H%M%S')}-{suffix}"
         suffix += 1
     run_dir.mkdir(parents=True)
+    if changed:
+        say(
+            f"[yellow]new run[/] {run_dir.name}: the experiment is not the one of run {current.name} "
+            f"({', '.join(changed)} changed); {current.name} is kept as it was"
+            if changed[0] in IDENTITY_FIELDS
+            else f"[yellow]new run[/] {run_dir.name}: run {current.name} is kept as it was ({changed[0]})"
+        )
     tmp_link = runs / f".{LATEST}.tmp"
     if tmp_link.is_symlink() or tmp_link.exists():
         tmp_link.unlink()
     tmp_link.symlink_to(run_dir.name)
     os.replace(tmp_link, latest)
-    return config, run_dir
+    return config, run_dir, identity
 
 
 def write_provenance(ctx: RunContext) -> None:

@@ -3,11 +3,14 @@
 The example folder holds ``answers.yaml`` (what the advisor is asked), ``experiment.yaml`` (the
 settings sized for a 2-core CPU) and its data; they are laid over the generated scaffold, so the
 demo shows the real scaffold and runs the example's data. Rerunning reuses every finished stage.
+
+Each example has its own folder (``posttrain-demo/`` for the default, ``posttrain-demo-NAME/``
+otherwise), marked with the example it holds; a folder holding another experiment is refused, so
+one demo never overwrites another's config or continues another's run.
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +21,7 @@ from posttrain.errors import BadInput
 DEFAULT_EXAMPLE = "support-assistant"
 # Example files that are laid over the generated scaffold (answers stay the scaffold's own copy).
 OVERLAY_SKIP = {"answers.yaml", "README.md"}
+DEMO_MARKER = ".posttrain/demo.json"  # which example a demo folder holds
 
 
 def examples_root() -> Path:
@@ -71,16 +75,70 @@ def quick_overrides(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def prepare_demo(name: str, target: Path, quick: bool = False) -> tuple[Any, Path]:
-    """Advise from the example's answers, scaffold into ``target`` once, lay the example over it."""
+def default_demo_dir(name: str) -> Path:
+    """Where a demo goes unless ``--dir`` says otherwise: one folder per example, so none overwrites another.
+
+    >>> str(default_demo_dir("support-assistant")), str(default_demo_dir("arithmetic"))
+    ('posttrain-demo', 'posttrain-demo-arithmetic')
+    """
+    return Path("posttrain-demo" if name == DEFAULT_EXAMPLE else f"posttrain-demo-{name}")
+
+
+def held_example(target: Path) -> str | None:
+    """The example a demo folder holds (its marker, or for older folders the experiment's name)."""
+    import json
+
+    import yaml
+
+    marker = target / DEMO_MARKER
+    try:
+        if marker.is_file() and not marker.is_symlink():
+            held = json.loads(marker.read_text(encoding="utf-8")).get("example")
+            return str(held) if held else None
+        config = target / "experiment.yaml"
+        if config.is_file():
+            name = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("name")
+            return str(name) if name else None
+    except (ValueError, AttributeError, yaml.YAMLError):
+        return None
+    return None
+
+
+def _refuse_other_experiment(name: str, target: Path) -> None:
+    """A demo writes only into an empty folder or one that holds the same example's demo."""
+    if not target.exists() or (target.is_dir() and not any(target.iterdir())):
+        return
+    held = held_example(target)
+    if held == name:
+        return
+    what = f"the {held} demo" if held in example_names() else (f"experiment '{held}'" if held else "other files")
+    raise BadInput(
+        f"{target}: holds {what}, not the {name} demo; nothing was changed. "
+        f"`posttrain demo --example {name}` writes to {default_demo_dir(name)}/ by default, "
+        "or pass --dir with an empty folder"
+    )
+
+
+def prepare_demo(
+    name: str, target: Path, quick: bool = False, model: str | None = None, say: Callable[[str], None] = print
+) -> tuple[Any, Path]:
+    """Advise from the example's answers, scaffold into ``target`` once, lay the example over it.
+
+    The overlay goes through the scaffold writer: an edited file is backed up, an edited data file
+    kept, and nothing is written through a link. A folder holding another experiment is refused.
+    """
+    import json
+
     import yaml
 
     from advisor.advice import advise_from_file, save_advice
     from harness.scaffold.advice import load_advice_file
     from harness.scaffold.plan import plan_from_advice
     from harness.scaffold.render import new_experiment
+    from harness.scaffold.write import write_files
 
     source = example_dir(name)
+    _refuse_other_experiment(name, target)
     advice = advise_from_file(source / "answers.yaml")
     if not (target / "experiment.yaml").is_file():
         staging = target.parent / f".{target.name}-advice.json"
@@ -90,35 +148,38 @@ def prepare_demo(name: str, target: Path, quick: bool = False) -> tuple[Any, Pat
         finally:
             staging.unlink(missing_ok=True)
         new_experiment(target, plan, force=target.exists())
+    overlay: dict[str, str | bytes] = {DEMO_MARKER: json.dumps({"example": name}) + "\n"}
     for file in sorted(source.rglob("*")):
         relative = file.relative_to(source)
         if file.is_dir() or relative.name in OVERLAY_SKIP:
             continue
-        dest = target / relative
-        dest.parent.mkdir(parents=True, exist_ok=True)
         if relative.name == "experiment.yaml":
             config = yaml.safe_load(file.read_text())
             config["advised"] = {"primary": advice.recommendation.primary, "plan": list(advice.recommendation.plan)}
+            if model is not None:
+                config["model"] = model
             if quick:
                 config = quick_overrides(config)
-            text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
-            if not dest.is_file() or dest.read_text() != text:
-                dest.write_text(text)
-        elif not dest.is_file() or dest.read_bytes() != file.read_bytes():
-            shutil.copyfile(file, dest)
+            overlay[relative.as_posix()] = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+        else:
+            overlay[relative.as_posix()] = file.read_bytes()
+    outcome = write_files(target, overlay, force=True)
+    for line in outcome.lines():
+        say(f"  {line}")
     return advice, target
 
 
 def run_demo(
     name: str = DEFAULT_EXAMPLE,
-    target: Path = Path("posttrain-demo"),
+    target: Path | None = None,
     quick: bool = False,
     say: Callable[[str], None] = print,
     show_advice: Callable[[Any], None] | None = None,
+    model: str | None = None,
 ) -> DemoResult:
     from harness.runner.pipeline import run_experiment
 
-    advice, exp_dir = prepare_demo(name, target, quick=quick)
+    advice, exp_dir = prepare_demo(name, target or default_demo_dir(name), quick=quick, model=model, say=say)
     if show_advice is not None:
         show_advice(advice)
     result = run_experiment(exp_dir, say=say)

@@ -99,12 +99,17 @@ def estimate(config: ExperimentConfig, exp_dir: Path) -> list[tuple[str, str]]:
     per_token = (6 if config.lora.full_finetune else 4) * shape.params
     total_train_s, total_tokens = 0.0, 0
     for method in config.methods:
+        if method in ("ppo", "external"):  # trained elsewhere (harness.training.methods): no cost here
+            rows.append((f"train {method}", "not run by posttrain: trained elsewhere, then evaluated here"))
+            continue
         t = config.training.for_method(method)
         path = {
             "sft": config.data.train[0].path if config.data.train else None,
             "dpo": config.data.preference,
             "reward": config.data.preference,
+            "kto": config.data.feedback,
             "grpo": config.data.prompts,
+            "rloo": config.data.prompts,
         }[method]
         n_rows, mean_tokens = _mean_tokens(resolve_path(cfg_file, path), tokenizer)
         per_step = t.batch_size * t.gradient_accumulation
@@ -113,10 +118,10 @@ def estimate(config: ExperimentConfig, exp_dir: Path) -> list[tuple[str, str]]:
         factor = 2 if method in ("dpo", "reward") else 1  # chosen + rejected
         tokens = int(steps * per_step * seq * factor)
         seconds = tokens * per_token / (peak * TRAIN_EFFICIENCY)
-        if method == "grpo":  # sampling dominates: num_generations completions per prompt
+        if method in ("grpo", "rloo"):  # sampling dominates: num_generations completions per prompt
             gen_tokens = steps * per_step * t.max_completion_length
             seconds += gen_tokens * 2 * shape.params / (peak * GENERATE_EFFICIENCY)
-        if method == "dpo" and not config.lora.full_finetune:
+        if method in ("dpo", "kto") and not config.lora.full_finetune:
             seconds *= 1.5  # reference log-probs: one more forward pass with the adapter disabled
         total_train_s += seconds
         total_tokens += tokens
@@ -128,11 +133,12 @@ def estimate(config: ExperimentConfig, exp_dir: Path) -> list[tuple[str, str]]:
     gen_tokens = eval_rows * variants * max(e.max_new_tokens for e in config.evals)
     eval_s = gen_tokens * 2 * shape.params / (peak * GENERATE_EFFICIENCY) * 0.5  # answers stop early on average
     rows.append(("evaluation", f"{eval_rows} examples × {variants} variants, ~{_dur(eval_s)}"))
+    index_s = _index_row(config, exp_dir, rows, peak)
     forget_items = sum(_probe_items(task, config.forgetting.limit) for task in config.forgetting.tasks)
     forget_flops = 2 * forget_items * TOKENS_PER_PROBE_ITEM * 2 * shape.params  # base and tuned
     forget_s = forget_flops / (peak * SCORE_EFFICIENCY) if config.methods else 0
     rows.append(("forgetting check", f"~{forget_items} items × 2 models, ~{_dur(forget_s)}"))
-    rows.append(("expected wall time", _dur(total_train_s + eval_s + forget_s + 30)))  # +30 s loading
+    rows.append(("expected wall time", _dur(total_train_s + eval_s + forget_s + index_s + 30)))  # +30 s loading
     t = config.training
     seq = t.max_length
     acts = t.batch_size * seq * (shape.layers * shape.hidden * 4 * 14 + shape.vocab * 4 * 3)
@@ -144,6 +150,35 @@ def estimate(config: ExperimentConfig, exp_dir: Path) -> list[tuple[str, str]]:
     rows.append(("disk", f"~{disk / 2**20:.0f} MiB (adapters, 2 checkpoints each, results)"))
     rows.append(("training tokens", f"{total_tokens:,}"))
     return rows
+
+
+def _index_row(config: ExperimentConfig, exp_dir: Path, rows: list[tuple[str, str]], peak: float) -> float:
+    """Add the knowledge-index row (chunks ÷ chunks/s on this machine); return its seconds."""
+    from harness.config import resolve_path
+
+    knowledge = resolve_path(exp_dir / "experiment.yaml", config.data.knowledge)
+    if knowledge is None or not knowledge.exists():
+        return 0.0
+    from rag_baseline.embeddings import cpu_has_native_bf16
+    from rag_baseline.estimate import DEV_MACHINE_FP32_FLOPS, estimate_index
+
+    rag = config.baselines.rag
+    store = exp_dir / ".posttrain" / "rag"  # where the run's RAG stage keeps its index
+    factor = min(2.0, peak / DEV_MACHINE_FP32_FLOPS)
+    est = estimate_index(
+        knowledge, store, rag.chunk_size, rag.chunk_overlap, bf16=cpu_has_native_bf16(), machine_factor=factor
+    )
+    if est.up_to_date:
+        rows.append(("index knowledge", f"{est.files} files, {est.chunks:,} chunks: up to date, ~0 s"))
+    else:
+        rows.append(
+            (
+                "index knowledge",
+                f"{est.files} files ≈ {est.chunks:,} chunks at {est.rate:.0f} chunks/s, {est.rate_source}: "
+                f"~{_dur(est.seconds)}",
+            )
+        )
+    return est.seconds
 
 
 def _probe_items(task: str, limit: int | None) -> int:

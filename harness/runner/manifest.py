@@ -1,8 +1,14 @@
-"""Provenance for stages: content hashes of inputs and a manifest of what ran, so reruns skip work.
+"""Provenance for stages: content hashes of inputs, a manifest of what ran, and a stamp on every output.
 
 A stage is skipped when its input hash equals the one recorded for a completed run of it; anything
 else (changed config, changed data, an interrupted stage) runs it again. Training resumes from its
 own checkpoints inside its stage directory.
+
+Every output folder a stage writes carries a stamp (``stage.json``: the stage and the hash of the
+inputs that made it). The report and ``compare`` use an output only while its stamp matches the
+manifest's entry for a finished stage, so results of earlier settings are never reported as current.
+The manifest also records the experiment's identity (name, model, data, methods): a run holds one
+experiment, and a changed identity starts a new run.
 """
 
 from __future__ import annotations
@@ -14,7 +20,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from posttrain.errors import BadInput
+
 MANIFEST = "manifest.json"
+STAMP = "stage.json"  # in every stage output folder: which stage made it, from which inputs
 
 
 def hash_json(value: Any) -> str:
@@ -42,24 +51,83 @@ def hash_path(path: Path | None) -> str | None:
     return digest.hexdigest()[:16]
 
 
+def read_json_file(path: Path, what: str) -> Any:
+    """A JSON file, or one :class:`BadInput` line naming it (truncated, damaged, not UTF-8)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise BadInput(f"{path}:{error.lineno}: {what} is not valid JSON ({error.msg}); it may be truncated") from None
+    except UnicodeDecodeError:
+        raise BadInput(f"{path}: {what} is not UTF-8 text; it is damaged") from None
+    except OSError as error:
+        raise BadInput(f"{path}: cannot read the {what}: {error.strerror}") from None
+
+
 class Manifest:
-    """``manifest.json`` in a run directory: stage -> {hash, status, wall_s, finished}."""
+    """``manifest.json`` in a run directory: stage -> {hash, status, wall_s, finished}, and the identity."""
 
     def __init__(self, run_dir: Path):
         self.path = run_dir / MANIFEST
         self.stages: dict[str, dict[str, Any]] = {}
+        self.identity: dict[str, Any] | None = None
         if self.path.is_file():
-            self.stages = json.loads(self.path.read_text()).get("stages", {})
+            raw = read_json_file(self.path, "run manifest")
+            stages = raw.get("stages", {}) if isinstance(raw, dict) else None
+            if not isinstance(stages, dict) or not all(isinstance(v, dict) for v in stages.values()):
+                raise BadInput(
+                    f"{self.path}: not a run manifest (expected {{'stages': {{stage: {{hash, status}}}}}}); "
+                    "move it away, or start a new run with `posttrain run --new`"
+                )
+            self.stages = stages
+            identity = raw.get("identity")
+            self.identity = identity if isinstance(identity, dict) else None
 
     def is_done(self, stage: str, input_hash: str) -> bool:
         entry = self.stages.get(stage)
         return bool(entry and entry.get("status") == "done" and entry.get("hash") == input_hash)
 
+    def is_current(self, stamp: dict[str, Any] | None) -> bool:
+        """Whether an output's stamp belongs to the finished run of its stage recorded here."""
+        if not isinstance(stamp, dict):
+            return False
+        entry = self.stages.get(str(stamp.get("stage")))
+        return bool(entry and entry.get("status") == "done" and entry.get("hash") == stamp.get("inputs"))
+
     def mark(self, stage: str, input_hash: str, status: str, wall_s: float | None = None) -> None:
         self.stages[stage] = {"hash": input_hash, "status": status, "wall_s": wall_s, "finished": time.time()}
         self._save()
 
+    def set_status(self, stage: str, status: str) -> None:
+        """Change a stage's status and keep the rest (its hash and when it last finished)."""
+        if stage in self.stages:
+            self.stages[stage] = {**self.stages[stage], "status": status}
+            self._save()
+
+    def set_identity(self, identity: dict[str, Any]) -> None:
+        self.identity = identity
+        self._save()
+
     def _save(self) -> None:
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"stages": self.stages}, indent=2))
+        body: dict[str, Any] = {"stages": self.stages}
+        if self.identity is not None:
+            body["identity"] = self.identity
+        tmp.write_text(json.dumps(body, indent=2))
         os.replace(tmp, self.path)  # a kill mid-write never leaves a half manifest
+
+
+def write_stamp(folder: Path, stage: str, input_hash: str, **extra: Any) -> None:
+    """Mark ``folder`` as made by ``stage`` from inputs hashing to ``input_hash``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{STAMP}.tmp"
+    tmp.write_text(json.dumps({"stage": stage, "inputs": input_hash, **extra}, indent=2) + "\n")
+    os.replace(tmp, folder / STAMP)
+
+
+def read_stamp(folder: Path) -> dict[str, Any] | None:
+    """The stamp in ``folder``; ``None`` when there is none or it is unreadable (then the output is stale)."""
+    try:
+        stamp = json.loads((folder / STAMP).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return stamp if isinstance(stamp, dict) else None

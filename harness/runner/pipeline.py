@@ -69,15 +69,20 @@ def run_experiment(
 
     quiet_libraries()
     selected, forced = select_stages(only, start, force)
-    config, run_dir = open_run(exp_dir, new=new_run)
+    config, run_dir, identity = open_run(exp_dir, new=new_run, say=say)
     ctx = RunContext(exp_dir=exp_dir.resolve(), config=config, run_dir=run_dir, manifest=Manifest(run_dir), say=say)
+    ctx.manifest.set_identity(identity)
     write_provenance(ctx)
     result = RunResult(run_dir=run_dir)
     for stage in STAGES:
-        if stage.name not in selected:
-            continue
         if not stage.enabled(ctx):
+            # Outputs of a stage the config no longer asks for are not current: the report leaves them out.
+            if ctx.manifest.stages.get(stage.name, {}).get("status") == "done":
+                ctx.manifest.set_status(stage.name, "disabled")
             result.outcomes.append(StageOutcome(stage.name, "disabled"))
+            continue
+        if stage.name not in selected:
+            _mark_if_outdated(ctx, stage)
             continue
         missing = [d for d in stage.depends if _needed(ctx, d) and not _finished(ctx, d)]
         if missing:
@@ -92,6 +97,7 @@ def run_experiment(
         if previous and (previous.get("hash") != digest or stage.name in forced):
             set_aside(ctx, stage)  # same hash and unfinished: an interrupted run, which resumes instead
         ctx.manifest.mark(stage.name, digest, "running")
+        ctx.stage, ctx.digest = stage.name, digest
         started = time.perf_counter()
         stage.run(ctx)
         wall = time.perf_counter() - started
@@ -114,6 +120,14 @@ def set_aside(ctx: RunContext, stage: Stage) -> None:
         target.parent.mkdir(exist_ok=True)
         path.rename(target)
         ctx.say(f"  starting afresh: the earlier {folder}/ is kept as {target.relative_to(ctx.run_dir)}/")
+
+
+def _mark_if_outdated(ctx: RunContext, stage: Stage) -> None:
+    """A stage left out by --only/--from whose inputs changed since it ran no longer counts as done."""
+    entry = ctx.manifest.stages.get(stage.name)
+    if entry and entry.get("status") == "done" and entry.get("hash") != stage_hash(ctx, stage):
+        ctx.manifest.set_status(stage.name, "outdated")
+        ctx.say(f"[yellow]! {stage.name}[/]: its inputs changed since it ran; its results are left out until it reruns")
 
 
 def _needed(ctx: RunContext, name: str) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 
 from harness.quiet import no_progress_bars
 from harness.runner.context import RunContext
+from harness.runner.readiness import check_readiness, readiness_inputs
 from posttrain.errors import BadInput
 
 
@@ -38,7 +39,11 @@ class Stage:
 
 
 def _eval_inputs(ctx: RunContext) -> list[dict[str, Any]]:
-    return [e.model_dump() | {"hash": ctx.data_hash(e.path)} for e in ctx.config.evals]
+    # judge.labels' content too (only when set, so runs without labels keep their hash): new labels re-grade.
+    labels = [
+        {"labels_hash": ctx.data_hash(e.judge.labels)} if e.judge and e.judge.labels else {} for e in ctx.config.evals
+    ]
+    return [e.model_dump() | {"hash": ctx.data_hash(e.path)} | x for e, x in zip(ctx.config.evals, labels, strict=True)]
 
 
 def _check_inputs(ctx: RunContext) -> dict[str, Any]:
@@ -47,8 +52,12 @@ def _check_inputs(ctx: RunContext) -> dict[str, Any]:
         "train": [ctx.data_hash(s.path) for s in data.train],
         "preference": ctx.data_hash(data.preference),
         "prompts": ctx.data_hash(data.prompts),
-        "evals": [ctx.data_hash(e.path) for e in ctx.config.evals],
+        "feedback": ctx.data_hash(data.feedback),
+        "read_as": [[s.columns, s.split] for s in data.train] + [data.read_as[k].model_dump() for k in data.read_as],
+        "evals": [[ctx.data_hash(e.path), e.columns, e.split] for e in ctx.config.evals],
+        "model": ctx.config.model,
         "methods": ctx.config.methods,
+        "readiness": readiness_inputs(ctx),  # RL readiness (harness/runner/readiness.py)
     }
 
 
@@ -74,6 +83,10 @@ def _train_inputs(ctx: RunContext) -> dict[str, Any]:
         "train": [(s.path, s.weight, ctx.data_hash(s.path)) for s in cfg.data.train],
         "preference": ctx.data_hash(cfg.data.preference),
         "prompts": ctx.data_hash(cfg.data.prompts),
+        "feedback": ctx.data_hash(cfg.data.feedback),
+        "read_as": [[s.columns, s.split] for s in cfg.data.train] + [v.model_dump() for v in cfg.data.read_as.values()],
+        # each method's own section (harness/training/methods): a changed KTO beta retrains
+        "method_settings": {m: getattr(cfg, m).model_dump() for m in ("kto", "rloo", "ppo", "external")},
         "replay": cfg.data.replay.model_dump() if cfg.data.replay else None,
         "rewards": [r.model_dump() for r in cfg.rewards],
         "rewards_py": ctx.data_hash(str(rewards_file)) if rewards_file.is_file() else None,
@@ -81,10 +94,21 @@ def _train_inputs(ctx: RunContext) -> dict[str, Any]:
     }
 
 
+def _outside_weights(ctx: RunContext) -> str | None:
+    """Content hash of weights trained elsewhere (external, ppo): new weights there rerun what evaluates them."""
+    from harness.training.methods import method_named
+
+    weights = ctx.final_adapter
+    if weights is None or method_named(ctx.config.methods[-1]).runs_here:
+        return None
+    return ctx.data_hash(str(weights))
+
+
 def _tuned_inputs(ctx: RunContext) -> dict[str, Any]:
     cfg = ctx.config
     return {
         "model": cfg.model,
+        "weights": _outside_weights(ctx),
         "evals": _eval_inputs(ctx),
         "system_prompt": cfg.baselines.system_prompt,
         "rag": cfg.baselines.rag.model_dump(),
@@ -93,7 +117,11 @@ def _tuned_inputs(ctx: RunContext) -> dict[str, Any]:
 
 
 def _forgetting_inputs(ctx: RunContext) -> dict[str, Any]:
-    return {"model": ctx.config.model, "forgetting": ctx.config.forgetting.model_dump()}
+    return {
+        "model": ctx.config.model,
+        "forgetting": ctx.config.forgetting.model_dump(),
+        "weights": _outside_weights(ctx),
+    }
 
 
 def _report_inputs(ctx: RunContext) -> dict[str, Any]:
@@ -104,32 +132,17 @@ def _report_inputs(ctx: RunContext) -> dict[str, Any]:
 
 
 def run_check(ctx: RunContext) -> None:
-    """Check every data file; any error stops the run here, before baselines or training."""
-    from harness.data.check import check_dataset
+    """``config check``'s checks (paths, every data file for its stage, metric fields, the model), token
+    lengths too; any error stops the run here, before baselines or training."""
+    from harness.config_check import check_experiment
 
-    cfg = ctx.config
-    eval_path = ctx.path(cfg.evals[0].path)
-    files: list[tuple[str, str, Path | None]] = []
-    if "sft" in cfg.methods:
-        files += [("sft", s.path, ctx.path(s.path)) for s in cfg.data.train]
-    if {"dpo", "reward"} & set(cfg.methods):
-        files.append(("dpo", str(cfg.data.preference), ctx.path(cfg.data.preference)))
-    if "grpo" in cfg.methods:
-        files.append(("rl", str(cfg.data.prompts), ctx.path(cfg.data.prompts)))
-    files += [("eval", e.path, ctx.path(e.path)) for e in cfg.evals]
-    problems: list[str] = []
-    for kind, raw, path in files:
-        if path is None:  # builtin: or a datasets name; the loader checks it when it loads
-            continue
-        overlap = eval_path if kind != "eval" else None
-        report = check_dataset(path, kind=kind, eval_path=overlap, max_length=cfg.training.max_length)
-        for finding in report.errors:
-            where = ", ".join(finding.locations[:3]) or raw
-            problems.append(f"{where}: {finding.message}")
-        warnings = len(report.warnings)
-        ctx.say(f"  data check {raw} ({kind}): {report.rows} rows, {len(report.errors)} errors, {warnings} warnings")
-    if problems:
-        raise BadInput("data check failed; nothing was trained:\n" + "\n".join(problems))
+    # One implementation, so `config check` and `run` cannot disagree; read once, each file once.
+    result = check_experiment(ctx.config_file, max_length=ctx.config.training.max_length)
+    for line in result.checked:
+        ctx.say(f"  data check {line}")
+    if result.errors:
+        raise BadInput("data check failed; nothing was trained:\n" + "\n".join(result.errors))
+    check_readiness(ctx)  # RL from the base model: stop early when it solves (almost) no RL prompt
 
 
 def _retriever(ctx: RunContext) -> tuple[Any, str] | None:
@@ -153,7 +166,6 @@ def _evaluate_variants(ctx: RunContext, variants: list[tuple[str, dict[str, Any]
         for spec in cfg.evals:
             request = EvalRequest(
                 data=str(ctx.path(spec.path)),
-                model=cfg.model,
                 metrics=spec.metrics,
                 variant=variant,  # type: ignore[arg-type]
                 eval_set=spec.name,
@@ -161,10 +173,19 @@ def _evaluate_variants(ctx: RunContext, variants: list[tuple[str, dict[str, Any]
                 limit=spec.limit,
                 max_new_tokens=spec.max_new_tokens,
                 seed=cfg.training.seed,
+                columns=spec.columns,  # evals[].columns, e.g. reference: answer
+                split=spec.split,
                 out=str(ctx.stage_dir("eval", variant, spec.name)),
-                **extra,
+                # The judge metric's judge (experiment.yaml evals[].judge; the config check requires one for it).
+                judge_model=spec.judge.model if spec.judge else None,
+                judge_url=spec.judge.url if spec.judge else None,
+                judge_rubric=spec.judge.rubric if spec.judge else None,
+                device=cfg.compute.device,  # one device policy: harness.models.device
+                precision=cfg.compute.precision,
+                **({"model": cfg.model} | extra),  # a tuned variant may bring its own base (external, ppo)
             )
             summary = evaluate(request)
+            ctx.stamp(ctx.run_dir / "eval" / variant / spec.name)
             scores = ", ".join(
                 f"{m} {s.mean:.3f} [{s.ci95[0]:.2f}, {s.ci95[1]:.2f}]" for m, s in summary.metrics.items()
             )
@@ -175,49 +196,113 @@ def run_baselines(ctx: RunContext) -> None:
     cfg = ctx.config
     variants: list[tuple[str, dict[str, Any]]] = [("prompt", {})]
     train = [ctx.path(s.path) for s in cfg.data.train]
-    if cfg.baselines.few_shot > 0 and train and train[0] is not None:
-        variants.append(("kshot", {"few_shot": cfg.baselines.few_shot, "train": str(train[0])}))
+    if cfg.baselines.few_shot > 0:
+        if not train:
+            ctx.not_run("kshot", "k-shot prompting: not run — no training data to draw examples from (data.train)")
+        elif train[0] is None or not train[0].is_file():
+            source = cfg.data.train[0].path
+            ctx.not_run("kshot", f"k-shot prompting: not run — {source} is not a local file to draw examples from")
+        else:
+            pool = cfg.data.train[0]  # read with its column mapping, as training reads it
+            kshot = {"few_shot": cfg.baselines.few_shot, "train": str(train[0]), "train_columns": pool.columns}
+            variants.append(("kshot", kshot))
     retriever = _retriever(ctx)
     if retriever is not None:
         variants.append(
             ("rag", {"retriever": retriever[0], "retriever_id": retriever[1], "top_k": cfg.baselines.rag.top_k})
         )
+    else:
+        ctx.not_run("rag", "RAG: not run — no knowledge documents (set data.knowledge to a folder of documents)")
+    variants += _hosted_variants(cfg, retriever)
     _evaluate_variants(ctx, variants)
+    _judge_agreement(ctx)
+
+
+def _judge_agreement(ctx: RunContext) -> None:
+    """evals[].judge.labels: the same judge grades answers people graded, for the report's agreement."""
+    from harness.evaluation.judge_agreement import FOLDER, judge_labels, write_agreement
+    from harness.evaluation.scorers import JudgeScorer
+
+    for spec in ctx.config.evals:
+        labels = ctx.path(spec.judge.labels) if spec.judge and "judge" in spec.metrics else None
+        if labels is None or spec.judge is None:
+            continue
+        scorer = JudgeScorer(spec.judge.model, spec.judge.url, spec.judge.rubric)
+        folder = ctx.run_dir / FOLDER / spec.name
+        write_agreement(judge_labels(labels, scorer), folder)
+        ctx.stamp(folder)
+        ctx.say(f"  judge agreement {spec.name}: {labels} graded by the judge")
+
+
+def _hosted_variants(cfg: Any, retriever: tuple[Any, str] | None) -> list[tuple[str, dict[str, Any]]]:
+    """``baselines.endpoints``: each hosted model as api-NAME (prompt) and, with knowledge, api-NAME-rag."""
+    from harness.evaluation.endpoint import EndpointSpec
+
+    variants: list[tuple[str, dict[str, Any]]] = []
+    for e in cfg.baselines.endpoints:
+        spec = EndpointSpec(
+            url=e.url, model=e.model, price_input_per_m=e.price_input_per_m, price_output_per_m=e.price_output_per_m
+        )
+        variants.append((f"api-{e.name}", {"endpoint": spec}))
+        if e.rag and retriever is not None:
+            rag = {"retriever": retriever[0], "retriever_id": retriever[1], "top_k": cfg.baselines.rag.top_k}
+            variants.append((f"api-{e.name}-rag", {"endpoint": spec, **rag}))
+    return variants
 
 
 def run_train(ctx: RunContext) -> None:
     from harness.config import TrainSource, resolved_rewards
     from harness.training import train
+    from harness.training.methods import method_named
     from harness.training.request import TrainRequest
 
     cfg = ctx.config
     previous: Path | None = None
     for method in cfg.methods:
-        if method == "sft":
-            sources = [TrainSource(path=str(ctx.path(s.path) or s.path), weight=s.weight) for s in cfg.data.train]
-        elif method in ("dpo", "reward"):
-            sources = [TrainSource(path=str(ctx.path(cfg.data.preference)))]
-        else:
-            sources = [TrainSource(path=str(ctx.path(cfg.data.prompts)))]
+        spec = method_named(method)
+        if not spec.runs_here:  # trained elsewhere: external is checked and recorded, ppo is handed off
+            from harness.training.handoff import outside_step
+
+            outside_step(ctx, method, previous)
+            continue
+        if spec.data_field == "data.train":
+            sources = [
+                TrainSource(path=str(ctx.path(s.path) or s.path), weight=s.weight, columns=s.columns, split=s.split)
+                for s in cfg.data.train
+            ]
+        else:  # read with its column mapping and split (data.preference: {path, columns, split})
+            given = cfg.data.source(str(spec.data_field).removeprefix("data."))
+            assert given is not None  # the config requires the field for the method
+            sources = [given.model_copy(update={"path": str(ctx.path(given.path) or given.path)})]
         out = ctx.run_dir / "train" / method
         request = TrainRequest(
             method=method,
             model=cfg.model,
             data=sources,
             out=str(out),
-            adapter=str(previous) if previous is not None and method != "reward" else None,
+            adapter=str(previous) if previous is not None and spec.chains_policy else None,
             system_prompt=cfg.baselines.system_prompt,
             lora=cfg.lora,
             training=cfg.training.for_method(method),
             rewards=resolved_rewards(cfg.rewards, ctx.run_dir / "train" / "reward"),
+            kto=cfg.kto,
+            rloo=cfg.rloo,
             replay=cfg.data.replay if method == "sft" else None,
             compute=cfg.compute,
             base_dir=str(ctx.exp_dir),
         )
         summary = train(request)
+        ctx.stamp(out)
         ctx.say(f"  {summary.line()}")
-        if method != "reward":
+        if spec.policy:
             previous = out
+
+
+def _tuned_model(ctx: RunContext, weights: Path) -> dict[str, Any]:
+    """model/adapter for the tuned variants: weights trained elsewhere may carry their own base model."""
+    from harness.training.handoff import base_for
+
+    return {"model": base_for(weights, ctx.config.model, ctx.exp_dir), "adapter": str(weights)}
 
 
 def run_tuned(ctx: RunContext) -> None:
@@ -225,14 +310,18 @@ def run_tuned(ctx: RunContext) -> None:
     if adapter is None:
         ctx.say("  no training planned; nothing to evaluate")
         return
-    variants: list[tuple[str, dict[str, Any]]] = [("tuned", {"adapter": str(adapter)})]
+    if ctx.config.methods[-1] == "ppo" and not adapter.is_dir():
+        from harness.training.methods.ppo import HandOff, stop_message
+
+        raise HandOff(stop_message(ctx.exp_dir.name))
+    variants: list[tuple[str, dict[str, Any]]] = [("tuned", _tuned_model(ctx, adapter))]
     retriever = _retriever(ctx)
     if retriever is not None:
         variants.append(
             (
                 "tuned_rag",
                 {
-                    "adapter": str(adapter),
+                    **_tuned_model(ctx, adapter),
                     "retriever": retriever[0],
                     "retriever_id": retriever[1],
                     "top_k": ctx.config.baselines.rag.top_k,
@@ -251,12 +340,15 @@ def run_forgetting(ctx: RunContext) -> None:
     cfg = ctx.config
     with no_progress_bars():  # lm-eval draws one bar per request type and model
         result = run_forgetting_check(
-            model=cfg.model,
+            model=_tuned_model(ctx, adapter)["model"],
             adapter=str(adapter),
             tasks=cfg.forgetting.tasks,
             limit=cfg.forgetting.limit,
             out_dir=ctx.stage_dir("forgetting"),
+            device=cfg.compute.device,  # one device policy: harness.models.device
+            precision=cfg.compute.precision,
         )
+    ctx.stamp(ctx.run_dir / "forgetting")
     for task, d in result.tasks.items():
         ctx.say(
             f"  {task}: base {d.base.acc:.3f} → tuned {d.tuned.acc:.3f} "
@@ -267,10 +359,7 @@ def run_forgetting(ctx: RunContext) -> None:
 def run_report(ctx: RunContext) -> None:
     from harness.report import write_report
 
-    paths = write_report(ctx.run_dir)
-    verdict = paths.data.verdict
-    lines = [verdict.sentence, *([verdict.advice] if verdict.advice else [])]
-    (ctx.run_dir / "verdict.txt").write_text("\n".join(lines) + "\n")
+    paths = write_report(ctx.run_dir)  # also writes verdict.txt: the decision, then the verdict
     ctx.say(f"  report: {paths.html}")
 
 

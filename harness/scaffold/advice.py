@@ -40,8 +40,12 @@ class Caution(_Loose):
 
 
 class RlChoice(_Loose):
-    algorithm: str = Field("grpo", description="Online RL algorithm.")
+    algorithm: str = Field("grpo", description="Online RL algorithm: grpo, rloo or ppo.")
     reward: Literal["verifiable", "learned"] = Field("verifiable", description="Kind of reward.")
+
+
+class PreferenceChoice(_Loose):
+    algorithm: str = Field("dpo", description="Preference algorithm: dpo (pairs) or kto (unpaired labels).")
 
 
 class AdvisedRecommendation(_Loose):
@@ -51,6 +55,9 @@ class AdvisedRecommendation(_Loose):
     cautions: list[Caution] = Field(default_factory=list, description="Risks to watch.")
     next_steps: list[str] = Field(default_factory=list, description="Concrete next steps.")
     rl: RlChoice | None = Field(None, description="The RL algorithm and reward kind, when RL is planned.")
+    preference: PreferenceChoice | None = Field(None, description="The preference algorithm, when planned.")
+    success_check: str | None = Field(None, description="How outputs are checked; the scaffold's metrics follow.")
+    answer_type: str | None = Field(None, description="number, label, json or text: picks metric and reward.")
     sft_data_strategy: str | None = Field(None, description="How to get SFT data.")
 
 
@@ -62,13 +69,13 @@ class AdviceFile(_Loose):
 
 def load_advice_file(path: str | Path) -> AdviceFile:
     """Read ``advice.json`` (or an answers file, recommended on the fly); raise ``BadInput`` saying where."""
+    from posttrain.safe_files import YAML_LIMIT_ENV, read_text, yaml_limit_bytes
+
     file = Path(path)
-    if not file.is_file():
+    if not file.exists():
         raise BadInput(f"{file}: no such file; write one with `posttrain advise --out {file.name}`")
-    try:
-        text = file.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise BadInput(f"{file}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    # Regular files only, within the size limit; a FIFO or device is refused before it is opened.
+    text = read_text(file, "advice file", yaml_limit_bytes(), YAML_LIMIT_ENV)
     raw = _parse(file, text)
     if not isinstance(raw, dict):
         raise BadInput(f"{file}:1: expected an object with 'answers' and 'recommendation'")
@@ -86,14 +93,11 @@ def _parse(file: Path, text: str) -> Any:
             return json.loads(text)
         except json.JSONDecodeError as error:
             raise BadInput(f"{file}:{error.lineno}: not valid JSON: {error.msg}") from None
-    import yaml
+        except (RecursionError, ValueError):  # nested too deeply, or an integer over 4,300 digits
+            raise BadInput(f"{file}: not usable JSON (nested too deeply or a number too large)") from None
+    from posttrain.safe_files import load_yaml
 
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"{file}:{mark.line + 1}" if mark else str(file)
-        raise BadInput(f"{where}: not valid YAML: {getattr(error, 'problem', error)}") from None
+    return load_yaml(text, str(file))  # aliases limited by expansion: an alias bomb is refused
 
 
 def _recommend_from_answers(file: Path, raw: dict[str, Any]) -> dict[str, Any]:

@@ -14,17 +14,23 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness.config import Method
 from harness.scaffold.advice import AdviceFile, Approach
+from harness.scaffold.tasks import JUDGE_METRICS, JUDGE_NOTE, TASKS, Task, judge_rubric, task_for
 from posttrain.errors import BadInput
 
 Compute = Literal["cpu", "gpu_24gb", "gpu_80gb", "multi_gpu"]
-# What `--method` accepts; "rl" is the advisor's word for grpo, "reward" a learned reward model before grpo.
-METHOD_WORDS = ("prompting", "rag", "sft", "dpo", "grpo", "rl", "reward")
-METHOD_CHOICES = ("prompting", "rag", "rag+sft", "sft", "dpo", "sft+dpo", "grpo", "reward+grpo")
+# What `--method` accepts; "rl" is the advisor's word for grpo, "reward" a learned reward model before RL.
+METHOD_WORDS = ("prompting", "rag", "sft", "dpo", "kto", "grpo", "rloo", "ppo", "rl", "reward")
+METHOD_CHOICES = (
+    "prompting", "rag", "rag+sft", "sft", "dpo", "kto", "sft+dpo", "grpo", "rloo", "reward+grpo", "reward+rloo",
+    "reward+ppo",
+)  # fmt: skip
+RL_METHODS = ("grpo", "rloo", "ppo")
 DEFAULT_MODEL = "smollm2-135m"
-DEFAULT_SYSTEM_PROMPT = (
-    "You are the help desk of Harbor Lane Hardware. Work out the numbers step by step, "
-    "then end with one line: 'Answer: <number>'."
-)
+DEFAULT_SYSTEM_PROMPT = TASKS["arithmetic"].system_prompt
+# The judge of `human_judgment` plans: an OpenAI-compatible endpoint (Ollama serves one on this port), never
+# the model being tuned; point `judge.model`/`judge.url` at your own, or at a local model directory.
+DEFAULT_JUDGE_URL = "http://localhost:11434/v1"
+DEFAULT_JUDGE_MODEL = "qwen2.5:7b-instruct"
 STARTER_SFT_ROWS = 32  # rows in data/train.jsonl; the step arithmetic in experiment.yaml uses it
 STARTER_EVAL_ROWS = 24  # rows in data/eval.jsonl
 
@@ -38,7 +44,13 @@ class ScaffoldPlan(BaseModel):
     model: str = Field(DEFAULT_MODEL, description="Base model spec.")
     methods: list[Method] = Field(default_factory=list, description="Training stages in order.")
     rag: bool = Field(False, description="Knowledge documents and the RAG baseline are part of the plan.")
-    reward_kind: Literal["verifiable", "learned"] = Field("verifiable", description="GRPO reward kind.")
+    reward_kind: Literal["verifiable", "learned"] = Field("verifiable", description="RL reward kind.")
+    task: Task = Field("arithmetic", description="The starter task, from the success check and the goals.")
+    success_check: str = Field("none", description="How outputs are checked (the advice's success check).")
+    metrics: list[str] = Field(default_factory=list, description="The task eval set's metrics (from the task).")
+    judge: dict[str, str] | None = Field(None, description="Judge model, endpoint and rubric for the judge metric.")
+    rl_algorithm: str | None = Field(None, description="grpo, rloo or ppo, when RL is planned.")
+    preference_algorithm: str | None = Field(None, description="dpo or kto, when preference tuning is planned.")
     compute: Compute = Field("cpu", description="Hardware the defaults are sized for.")
     system_prompt: str = Field(DEFAULT_SYSTEM_PROMPT, description="System prompt of every variant.")
     forgetting_tolerance: Literal["low", "medium", "high"] = Field("medium", description="From the answers.")
@@ -53,7 +65,7 @@ class ScaffoldPlan(BaseModel):
 
 
 def parse_method_spec(spec: str) -> tuple[list[Method], bool, Literal["verifiable", "learned"]]:
-    """``"rag+sft"`` → (methods, rag planned, reward kind).
+    """``"rag+sft"`` → (methods, rag planned, reward kind); a reward stage moves before the RL it feeds.
 
     >>> parse_method_spec("sft+dpo")
     (['sft', 'dpo'], False, 'verifiable')
@@ -70,33 +82,53 @@ def parse_method_spec(spec: str) -> tuple[list[Method], bool, Literal["verifiabl
         raise BadInput(f"--method: unknown {unknown or [spec]}; choose from {', '.join(METHOD_CHOICES)}")
     methods: list[Method] = []
     for word in words:
-        method: Method | None = {"sft": "sft", "dpo": "dpo", "grpo": "grpo", "rl": "grpo", "reward": "reward"}.get(word)  # type: ignore[assignment]
+        method: Method | None = None if word in ("prompting", "rag") else ("grpo" if word == "rl" else word)  # type: ignore[assignment]
         if method is not None and method not in methods:
             methods.append(method)
+    if "ppo" in methods and "reward" not in methods:
+        methods.insert(methods.index("ppo"), "reward")  # PPO's critic learns from a reward model
     learned = "reward" in methods
-    if learned and "grpo" in methods and methods.index("reward") > methods.index("grpo"):
+    rl = next((m for m in methods if m in RL_METHODS), None)
+    if learned and rl and methods.index("reward") > methods.index(rl):
         methods.remove("reward")
-        methods.insert(methods.index("grpo"), "reward")
+        methods.insert(methods.index(rl), "reward")
     return methods, "rag" in words, "learned" if learned else "verifiable"
 
 
-def methods_from_advice(plan: Sequence[str], reward: str | None) -> list[Method]:
-    """The interface mapping: sft→sft, dpo→dpo, rl→grpo (``reward`` first when learned), rag/prompting→none.
+def methods_from_advice(
+    plan: Sequence[str], reward: str | None, rl_algorithm: str | None = None, preference: str | None = None
+) -> list[Method]:
+    """The interface mapping: sft→sft, dpo→dpo or kto, rl→grpo/rloo/ppo (``reward`` first when learned).
 
     >>> methods_from_advice(["rag", "sft"], None)
     ['sft']
     >>> methods_from_advice(["rl"], "learned")
     ['reward', 'grpo']
+    >>> methods_from_advice(["sft", "dpo", "rl"], "learned", "rloo", "kto")
+    ['sft', 'kto', 'reward', 'rloo']
     """
     methods: list[Method] = []
     for step in plan:
         if step == "sft":
             methods.append("sft")
         elif step == "dpo":
-            methods.append("dpo")
+            methods.append("kto" if preference == "kto" else "dpo")
         elif step == "rl":
-            methods.extend(["reward", "grpo"] if reward == "learned" else ["grpo"])
+            algorithm: Method = rl_algorithm if rl_algorithm in RL_METHODS else "grpo"  # type: ignore[assignment]
+            methods.extend(["reward", algorithm] if reward == "learned" else [algorithm])
     return list(dict.fromkeys(methods))
+
+
+def _task_settings(task: Task, success_check: str, goals: list[str]) -> tuple[list[str], dict[str, str] | None]:
+    """The task eval set's metrics and, for a human judgement, the judge (never the tuned model)."""
+    if success_check == "human_judgment":
+        judge = {"url": DEFAULT_JUDGE_URL, "model": DEFAULT_JUDGE_MODEL, "rubric": judge_rubric(goals)}
+        return list(JUDGE_METRICS), judge
+    return list(TASKS[task].metrics), None
+
+
+def metric_note(plan: ScaffoldPlan) -> str:
+    return JUDGE_NOTE if plan.judge else TASKS[plan.task].metric_note
 
 
 def plan_from_advice(
@@ -109,23 +141,38 @@ def plan_from_advice(
     """A plan following the advice; ``method`` (a ``--method`` spec) overrides the advised steps."""
     rec = advice.recommendation
     reward_kind: Literal["verifiable", "learned"] = rec.rl.reward if rec.rl else "verifiable"
+    rl_algorithm = rec.rl.algorithm if rec.rl else None
+    preference = rec.preference.algorithm if rec.preference else None
     if method:
         methods, rag, reward_kind = parse_method_spec(method)
     else:
         steps = rec.plan or [rec.primary]
-        methods, rag = methods_from_advice(steps, reward_kind), "rag" in steps
+        methods, rag = methods_from_advice(steps, reward_kind, rl_algorithm, preference), "rag" in steps
     top = next((r for r in rec.ranking if r.approach == rec.primary), None)
     answers = advice.answers
     compute = answers.get("compute", "cpu")
     tolerance = answers.get("forgetting_tolerance", "medium")
+    # The advice keeps the success check; an older advice.json only has it in its answers.
+    check = rec.success_check or str(answers.get("success_check", "none"))
+    goals = [str(g) for g in answers.get("goals", [])] if isinstance(answers.get("goals"), list) else []
+    task = task_for(check, rec.answer_type or _answer_type(answers, goals), goals)
+    if reward_kind == "verifiable" and {"grpo", "rloo"} & set(methods) and not TASKS[task].rewards:
+        task = "arithmetic"  # `--method grpo` over advice without a verifiable check: a task a program can score
+    metrics, judge = _task_settings(task, check, goals)
     return ScaffoldPlan(
         name=name,
         model=model or DEFAULT_MODEL,
         methods=methods,
         rag=rag,
         reward_kind=reward_kind,
+        task=task,
+        success_check=check,
+        metrics=metrics,
+        judge=judge,
+        rl_algorithm=next((m for m in methods if m in RL_METHODS), None),
+        preference_algorithm=next((m for m in methods if m in ("dpo", "kto")), None),
         compute=compute if compute in ("cpu", "gpu_24gb", "gpu_80gb", "multi_gpu") else "cpu",
-        system_prompt=system_prompt or DEFAULT_SYSTEM_PROMPT,
+        system_prompt=system_prompt or TASKS[task].system_prompt,
         forgetting_tolerance=tolerance if tolerance in ("low", "medium", "high") else "medium",
         primary=rec.primary,
         advisor_plan=list(rec.plan),
@@ -134,7 +181,7 @@ def plan_from_advice(
         cautions=[c.text for c in rec.cautions],
         next_steps=list(rec.next_steps),
         answers=answers,
-        advice=advice.model_dump(mode="json"),
+        advice=advice.model_dump(mode="json", exclude_unset=True),  # verbatim: no added fields
     )
 
 
@@ -151,9 +198,22 @@ def plan_from_flags(
         methods=methods,
         rag=rag,
         reward_kind=reward_kind,
+        metrics=list(TASKS["arithmetic"].metrics),
+        rl_algorithm=next((m for m in methods if m in RL_METHODS), None),
+        preference_algorithm=next((m for m in methods if m in ("dpo", "kto")), None),
         compute=compute,  # type: ignore[arg-type]
         system_prompt=system_prompt or DEFAULT_SYSTEM_PROMPT,
     )
+
+
+def _answer_type(answers: dict[str, Any], goals: list[str]) -> str:
+    """An older advice.json names no answer type: the advisor's rule (a format goal means JSON, ...)."""
+    given = str(answers.get("answer_type", "auto"))
+    if given != "auto":
+        return given
+    if "format" in goals:
+        return "json"
+    return "text" if {"knowledge", "identity", "style"} & set(goals) else "number"
 
 
 # Per compute class: (batch size, gradient accumulation, max length, precision, SFT steps, forgetting items).
@@ -217,4 +277,12 @@ def training_defaults(plan: ScaffoldPlan) -> dict[str, Any]:
         "eval_ci_200": ci_half_width(200),
         "lora_r": 16,
         "lora_alpha": 32,
+        # The starter task's pieces (harness.scaffold.tasks), so the templates never guess them.
+        "rl_method": next((m for m in plan.methods if m in ("grpo", "rloo")), None),
+        "task_rewards": [{"name": n, "weight": w, "note": note} for n, w, note in TASKS[plan.task].rewards],
+        "metric_note": metric_note(plan),
+        "eval_tokens": TASKS[plan.task].max_new_tokens,
+        "tokens_note": TASKS[plan.task].tokens_note,
+        "answer_column": TASKS[plan.task].answer_column,
+        "task_describes": TASKS[plan.task].describes,
     }

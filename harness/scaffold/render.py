@@ -2,14 +2,13 @@
 
 User text reaches files only as data: YAML/JSON values through ``yaml`` (a JSON literal, valid YAML),
 comments and Markdown through filters that remove line breaks and markup; rows are written by
-``json.dumps``; no user text reaches ``rewards.py`` or the ``Makefile``. Output paths are fixed names,
-and each is checked to lie inside DIR before anything is written.
+``json.dumps``; no user text reaches ``rewards.py`` or the ``Makefile``. Output paths are fixed names;
+:mod:`harness.scaffold.write` writes them (never through a link, never over a user's edit).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 from harness.config import CONFIG_FILE, parse_config
 from harness.scaffold.plan import ScaffoldPlan, training_defaults
 from harness.scaffold.starter import knowledge_documents, starter_rows, to_jsonl
-from posttrain.errors import BadInput
+from harness.scaffold.write import WriteOutcome, encode_files, write_files
 
 _LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")  # YAML and Markdown both break lines on some
 
@@ -28,7 +27,7 @@ def _always(plan: ScaffoldPlan) -> bool:
 
 
 def _has_rl(plan: ScaffoldPlan) -> bool:
-    return "grpo" in plan.methods
+    return bool({"grpo", "rloo"} & set(plan.methods))  # the online RL methods that read rewards.py
 
 
 # (output path, template inside templates/scaffold, when to write it)
@@ -134,40 +133,26 @@ def render_scaffold(plan: ScaffoldPlan) -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
-def _inside(target: Path, relative: str) -> Path:
-    path = (target / relative).resolve()
-    if not path.is_relative_to(target.resolve()):
-        raise BadInput(f"{relative}: would be written outside {target}; refusing")
-    return path
-
-
-def write_scaffold(target: Path, files: dict[str, str], force: bool = False) -> list[Path]:
+def write_scaffold(target: Path, files: dict[str, str], force: bool = False) -> WriteOutcome:
     """Write ``files`` under ``target``; refuse a non-empty directory unless ``force``.
 
-    With ``force`` only the scaffold's own files are replaced: ``runs/`` and anything else stay.
+    With ``force`` only the scaffold's own files still as generated are replaced; edited ones are
+    backed up (data files are kept as they are), and ``runs/`` and anything else stay. See
+    :mod:`harness.scaffold.write`.
     """
-    if target.exists() and not target.is_dir():
-        raise BadInput(f"{target}: exists and is not a directory")
-    if target.is_dir() and any(target.iterdir()) and not force:
-        raise BadInput(
-            f"{target}: directory is not empty; use --force to overwrite the scaffold's files (runs/ is kept)"
-        )
-    paths = {relative: _inside(target, relative) for relative in files}
-    written = []
-    for relative, path in paths.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = path.with_name(f".{path.name}.tmp")
-        staging.write_text(files[relative], encoding="utf-8")
-        os.replace(staging, path)  # a crash never leaves a half-written file in place
-        written.append(path)
-    return written
+    return write_files(target, dict(files), force=force)
+
+
+def write_experiment(target: Path, plan: ScaffoldPlan, force: bool = False, dry_run: bool = False) -> WriteOutcome:
+    """Render the scaffold in memory, then (unless ``dry_run``) write it; nothing is written on any error."""
+    files = render_scaffold(plan)
+    encode_files(dict(files))  # a bad byte from an argument fails here, before the first write
+    if dry_run:
+        return WriteOutcome(written=list(files))
+    return write_scaffold(target, files, force=force)
 
 
 def new_experiment(target: Path, plan: ScaffoldPlan, force: bool = False, dry_run: bool = False) -> list[str]:
     """Render and (unless ``dry_run``) write the scaffold; returns the relative paths."""
-    files = render_scaffold(plan)
-    for relative in files:
-        _inside(target, relative)
-    if not dry_run:
-        write_scaffold(target, files, force=force)
-    return list(files)
+    outcome = write_experiment(target, plan, force=force, dry_run=dry_run)
+    return outcome.files

@@ -1,10 +1,11 @@
 """Starter data: a tiny coherent task in TRL's formats, so a fresh scaffold runs end to end.
 
-The task is a help desk for a fictional shop, Harbor Lane Hardware: arithmetic questions about
-purchases, answered with a worked line and a final ``Answer: <number>`` line (a format SFT can
-teach, DPO can prefer and GRPO can verify), plus policy facts that only the knowledge documents
-hold (what RAG is for). Rows are generated from fixed tables, deterministically, and written as
-JSON by ``json.dumps``, never through a template.
+Everything is about a fictional shop, Harbor Lane Hardware. The task follows the advice's success check
+(``harness.scaffold.tasks``): arithmetic questions about purchases answered with a final ``Answer: <number>``
+line (a format SFT can teach, DPO can prefer and GRPO can verify), Python functions with unit tests, JSON
+extraction, routing labels, short lookups or open help-desk answers; plus policy facts that only the
+knowledge documents hold (what RAG is for). Rows are generated from fixed tables, deterministically, and
+written as JSON by ``json.dumps``, never through a template.
 """
 
 from __future__ import annotations
@@ -13,20 +14,12 @@ import json
 import random
 from typing import Any
 
-from harness.scaffold.plan import STARTER_EVAL_ROWS, STARTER_SFT_ROWS, ScaffoldPlan
+from harness.scaffold import starter_tasks
+from harness.scaffold.plan import RL_METHODS, STARTER_EVAL_ROWS, STARTER_SFT_ROWS, ScaffoldPlan
+from harness.scaffold.starter_tasks import Item
+from harness.scaffold.tasks import TASKS
 
-ITEMS = [  # (singular, plural, price in credits)
-    ("hammer", "hammers", 12),
-    ("box of nails", "boxes of nails", 3),
-    ("tape measure", "tape measures", 7),
-    ("paint brush", "paint brushes", 4),
-    ("ladder", "ladders", 45),
-    ("screwdriver", "screwdrivers", 6),
-    ("flashlight", "flashlights", 9),
-    ("pair of gloves", "pairs of gloves", 5),
-    ("saw", "saws", 18),
-    ("bucket", "buckets", 8),
-]
+ITEMS = [(singular, plural, price) for singular, plural, price, _, _ in starter_tasks.ITEMS]  # one price table
 NAMES = ["Ada", "Bo", "Chen", "Dara", "Eli", "Fay", "Gus", "Hana"]
 
 # Facts that live only in the knowledge documents: (document, sentence, question, reference).
@@ -146,42 +139,101 @@ def _reply(answer: int, work: str) -> str:
     return f"{work}\nAnswer: {answer}"
 
 
+def _arithmetic_items() -> list[Item]:
+    items = []
+    for i, (q, a, w) in enumerate(_problems()):
+        # Half the rejected replies get the sum wrong, half drop the answer line: both habits to unlearn.
+        wrong = a + 1 + i % 5
+        bad = (
+            _reply(wrong, w.replace(f"= {a}.", f"= {wrong}."))
+            if i % 2
+            else f"Sure! I think it comes to roughly {a} credits, but please double-check at the till."
+        )
+        items.append(Item(question=q, reference=str(a), reply=_reply(a, w), bad=bad))
+    return items
+
+
+def task_items(task: str) -> list[Item]:
+    """The starter items of a task, eval items first (the first ``STARTER_EVAL_ROWS``)."""
+    if task == "arithmetic":
+        return _arithmetic_items()
+    if task == "helpdesk":
+        items = starter_tasks.helpdesk_items(FACTS)
+        random.Random(13).shuffle(items)  # policies and product facts in both the eval and the training rows
+        return items
+    return {
+        "code": starter_tasks.code_items,
+        "extraction": starter_tasks.extraction_items,
+        "routing": starter_tasks.routing_items,
+        "lookup": starter_tasks.lookup_items,
+    }[task]()
+
+
+def _slice(pool: list[Item], start: int, count: int) -> list[Item]:
+    """``count`` items from ``start``, wrapping round a short pool (preference and RL rows may reuse
+    training questions, never eval ones)."""
+    return [pool[(start + i) % len(pool)] for i in range(min(count, max(len(pool), 1)))]
+
+
 def starter_rows(plan: ScaffoldPlan) -> dict[str, list[dict[str, Any]]]:
     """Rows per data file (relative path → rows); eval questions never appear in training files."""
-    problems = _problems()
-    eval_rows, pool = problems[:STARTER_EVAL_ROWS], problems[STARTER_EVAL_ROWS:]
+    items = task_items(plan.task)
+    eval_items, pool = items[:STARTER_EVAL_ROWS], items[STARTER_EVAL_ROWS:]
     system = {"role": "system", "content": plan.system_prompt}
+    column = TASKS[plan.task].answer_column
+
+    def eval_row(i: int, item: Item) -> dict[str, Any]:
+        row: dict[str, Any] = {"id": f"task-{i + 1:03d}", "prompt": item.question, "reference": item.reference}
+        if item.tests is not None:
+            row["tests"] = item.tests
+        return row
+
     files: dict[str, list[dict[str, Any]]] = {
         # Always written: SFT data for sft, and the few-shot pool of the k-shot baseline otherwise.
         "data/train.jsonl": [
-            {"messages": [system, {"role": "user", "content": q}, {"role": "assistant", "content": _reply(a, w)}]}
-            for q, a, w in pool[:STARTER_SFT_ROWS]
+            {"messages": [system, {"role": "user", "content": it.question}, {"role": "assistant", "content": it.reply}]}
+            for it in pool[:STARTER_SFT_ROWS]
         ],
-        "data/eval.jsonl": [
-            {"id": f"task-{i + 1:03d}", "prompt": q, "reference": str(a)} for i, (q, a, _) in enumerate(eval_rows)
-        ],
+        "data/eval.jsonl": [eval_row(i, item) for i, item in enumerate(eval_items)],
     }
     if "dpo" in plan.methods or "reward" in plan.methods:
-        rows = []
-        for i, (q, a, w) in enumerate(pool[32:56]):
-            # Half the rejected replies get the sum wrong, half drop the answer line: both habits to unlearn.
-            rejected = (
-                _reply(a + 1 + i % 5, w.replace(f"= {a}.", f"= {a + 1 + i % 5}."))
-                if i % 2
-                else (f"Sure! I think it comes to roughly {a} credits, but please double-check at the till.")
-            )
-            rows.append({"prompt": q, "chosen": _reply(a, w), "rejected": rejected})
-        files["data/preference.jsonl"] = rows
-    if "grpo" in plan.methods:
-        files["data/prompts.jsonl"] = [
-            {"prompt": [system, {"role": "user", "content": q}], "answer": str(a)} for q, a, _ in pool[56:88]
+        files["data/preference.jsonl"] = [
+            {"prompt": it.question, "chosen": it.reply, "rejected": it.bad} for it in _slice(pool, 32, 24)
         ]
-    if plan.rag:
+    if "kto" in plan.methods:
+        # Unpaired labels as production feedback arrives: a liked answer and a disliked one, 1:1.
+        files["data/feedback.jsonl"] = [
+            {"prompt": it.question, "completion": text, "label": good}
+            for it in _slice(pool, 32, 12)
+            for text, good in ((it.reply, True), (it.bad, False))
+        ]
+    if set(RL_METHODS) & set(plan.methods):
+        files["data/prompts.jsonl"] = [
+            {"prompt": [system, {"role": "user", "content": it.question}], column: _answer_of(it, column)}
+            for it in _slice(pool, 56, 32)
+        ]
+    if plan.rag and plan.task != "helpdesk":  # a help-desk task already asks about the documents' facts
         files["data/eval_knowledge.jsonl"] = [
             {"id": f"kb-{i + 1:03d}", "prompt": question, "reference": reference}
             for i, (_, _, question, reference) in enumerate(FACTS)
         ]
+    if plan.judge:
+        # Judge–human agreement: the judge grades these fixed answers, people already have (1 good, 0 bad).
+        files["data/judge_labels.jsonl"] = [
+            {
+                "id": f"task-{i + 1:03d}",
+                "prompt": item.question,
+                "reference": item.reference,
+                "output": item.bad if i % 2 else item.reply,
+                "human_score": 0.0 if i % 2 else 1.0,
+            }
+            for i, item in enumerate(eval_items)
+        ]
     return files
+
+
+def _answer_of(item: Item, column: str) -> str:
+    return item.tests or "" if column == "tests" else item.reference
 
 
 def knowledge_documents() -> dict[str, str]:
@@ -191,11 +243,12 @@ def knowledge_documents() -> dict[str, str]:
     for doc, title in titles.items():
         sentences = [sentence for d, sentence, _, _ in FACTS if d == doc]
         docs[f"data/knowledge/{doc}"] = f"# Harbor Lane Hardware: {title}\n\n" + "\n\n".join(sentences) + "\n"
-    prices = "\n".join(f"| {singular} | {price} |" for singular, _, price in ITEMS)
+    prices = "\n".join(
+        f"| {singular} | {price} | {aisle} | {brand} |" for singular, _, price, aisle, brand in starter_tasks.ITEMS
+    )
     docs["data/knowledge/prices.md"] = (
-        "# Harbor Lane Hardware: price list\n\nPrices in credits, including tax.\n\n| item | credits |\n| --- | --- |\n"
-        + prices
-        + "\n"
+        "# Harbor Lane Hardware: price list\n\nPrices in credits, including tax.\n\n"
+        "| item | credits | aisle | brand |\n| --- | --- | --- | --- |\n" + prices + "\n"
     )
     return docs
 

@@ -6,10 +6,17 @@ from typing import Annotated
 
 import typer
 
+from harness.evaluation.sandbox_modes import ALLOW_HELP
+
 
 def train_command(
     method: Annotated[
-        str | None, typer.Option("--method", help="sft, dpo, grpo or reward (default: the config's first method).")
+        str | None,
+        typer.Option(
+            "--method",
+            help="sft, dpo, kto, grpo, rloo or reward (default: the config's first method); ppo is handed to "
+            "OpenRLHF by `posttrain run`, not run here.",
+        ),
     ] = None,
     out: Annotated[str, typer.Option("--out", help="Output directory: the PEFT adapter and its records.")] = "",
     model: Annotated[str | None, typer.Option("--model", help="smollm2-135m, a model dir or a hub id.")] = None,
@@ -35,9 +42,13 @@ def train_command(
     ] = None,
     reward: Annotated[
         list[str] | None,
-        typer.Option("--reward", help="GRPO reward: a built-in, rewards.py:function or learned:DIR (repeatable)."),
+        typer.Option(
+            "--reward",
+            help="GRPO/RLOO reward: a built-in (numeric, exact_match, unit_tests, format_*), rewards.py:function "
+            "or learned:DIR (repeatable).",
+        ),
     ] = None,
-    num_generations: Annotated[int | None, typer.Option("--num-generations", help="GRPO group size.")] = None,
+    num_generations: Annotated[int | None, typer.Option("--num-generations", help="GRPO/RLOO group size.")] = None,
     max_completion_length: Annotated[int | None, typer.Option("--max-completion-length")] = None,
     replay: Annotated[
         float | None, typer.Option("--replay", help="Share of general instruction data mixed into SFT (0 = off).")
@@ -46,8 +57,9 @@ def train_command(
     launcher: Annotated[str | None, typer.Option("--launcher", help="none or accelerate.")] = None,
     num_processes: Annotated[int | None, typer.Option("--num-processes", help="Processes for accelerate.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    allow_unsandboxed: Annotated[bool, typer.Option("--allow-unsandboxed", help=ALLOW_HELP)] = False,
 ) -> None:
-    """Train a LoRA adapter with SFT, DPO, GRPO, or a reward model, through TRL and PEFT.
+    """Train a LoRA adapter with SFT, DPO, KTO, GRPO, RLOO, or a reward model, through TRL and PEFT.
 
     Rerunning the same command resumes from the last checkpoint in OUT/checkpoints.
 
@@ -55,7 +67,10 @@ def train_command(
     """
     from rich.console import Console
 
+    from harness.evaluation.sandbox_modes import allow_unsandboxed as allow
     from harness.training import build_request, train
+
+    allow(allow_unsandboxed)  # the unit_tests reward runs model-written code
     from posttrain.errors import BadInput
 
     if not out:

@@ -40,5 +40,9 @@ def write_outputs(request: TrainRequest, out: Path, summary: TrainSummary, **ext
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **extra,
     }
+    if any(spec.name == "unit_tests" for spec in request.rewards):  # the reward ran model-written code
+        from harness.evaluation.sandbox_modes import isolation_level
+
+        provenance["sandbox"] = isolation_level()
     (out / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
     (out / "train_summary.json").write_text(summary.model_dump_json(indent=2) + "\n", encoding="utf-8")

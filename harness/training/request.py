@@ -22,10 +22,13 @@ from harness.config import (
     TrainingSettings,
     TrainSource,
 )
+from harness.training.methods import method_named, trainable_here
+from harness.training.methods.kto import KtoSettings
+from harness.training.methods.rloo import RlooSettings
 from posttrain.errors import BadInput, validation_lines
 
-METHODS = ("sft", "dpo", "grpo", "reward")
-Method = Literal["sft", "dpo", "grpo", "reward"]
+METHODS = trainable_here()  # the methods `posttrain train` runs in-process (ppo and external do not)
+Method = Literal["sft", "dpo", "kto", "grpo", "rloo", "reward"]
 
 
 class TrainRequest(BaseModel):
@@ -33,7 +36,7 @@ class TrainRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    method: Method = Field(description="sft, dpo, grpo or reward (a reward model on preference pairs).")
+    method: Method = Field(description="sft, dpo, kto, grpo, rloo or reward (a reward model on preference pairs).")
     model: str = Field("smollm2-135m", description="Base model: a name, a model directory or a hub id.")
     data: list[TrainSource] = Field(min_length=1, description="Training sources with mixing weights.")
     out: str = Field(description="Output directory: the PEFT adapter, metrics, provenance, checkpoints.")
@@ -43,10 +46,12 @@ class TrainRequest(BaseModel):
     system_prompt: str | None = Field(None, description="Prepended to conversations without a system message.")
     lora: LoraSettings = Field(default_factory=LoraSettings, description="Adapter settings.")
     training: TrainingSettings = Field(default_factory=TrainingSettings, description="Optimiser and schedule.")
-    rewards: list[RewardSpec] = Field(default_factory=list, description="GRPO rewards, summed with weights.")
+    rewards: list[RewardSpec] = Field(default_factory=list, description="GRPO/RLOO rewards, summed with weights.")
+    kto: KtoSettings = Field(default_factory=KtoSettings, description="KTO's own settings.")
+    rloo: RlooSettings = Field(default_factory=RlooSettings, description="RLOO's own settings.")
     replay: ReplaySettings | None = Field(None, description="General data mixed into SFT against forgetting.")
     compute: ComputeSettings = Field(default_factory=ComputeSettings, description="Device, precision, launcher.")
-    temperature: float = Field(0.7, gt=0, description="GRPO: sampling temperature of the completions.")
+    temperature: float = Field(0.7, gt=0, description="GRPO/RLOO: sampling temperature of the completions.")
     base_dir: str | None = Field(None, description="Folder that relative reward files are resolved against.")
     progress: bool = Field(True, description="Show a progress bar.")
 
@@ -57,7 +62,9 @@ class TrainRequest(BaseModel):
         >>> r.fingerprint() == r.model_copy(update={"progress": False}).fingerprint()
         True
         """
-        data = self.model_dump(exclude={"progress", "merge", "compute"})
+        # Another method's own section does not change what this one trains.
+        others = {m for m in ("kto", "rloo") if m != self.method}
+        data = self.model_dump(exclude={"progress", "merge", "compute", *others})
         data["training"].pop("max_steps", None)  # raising max_steps continues a run
         data["training"].pop("save_steps", None)
         data["training"].pop("logging_steps", None)
@@ -112,10 +119,11 @@ def build_request(
     Traceback (most recent call last):
     ...
     posttrain.errors.BadInput: --learning-rate: Input should be greater than 0 (got 0)
-    >>> build_request(method="ppo", out="o", data=["a.jsonl"])
+    >>> build_request(method="dop", out="o", data=["a.jsonl"])
     Traceback (most recent call last):
     ...
-    posttrain.errors.BadInput: --method ppo: unknown; use one of sft, dpo, grpo, reward
+    posttrain.errors.BadInput: --method dop: unknown; did you mean dpo? Methods: sft, dpo, kto, grpo, rloo, \
+reward, ppo, external
     """
     unknown = set(overrides) - set(TRAINING_FLAGS) - set(LORA_FLAGS)
     if unknown:
@@ -130,10 +138,13 @@ def build_request(
         base_dir = (config_path if config_path.is_dir() else config_path.parent).resolve()
     if method is None:
         if cfg is None or not cfg.methods:
-            raise BadInput("--method: missing; give --method sft|dpo|grpo|reward (or a --config with methods)")
+            raise BadInput(f"--method: missing; give --method {'|'.join(METHODS)} (or a --config with methods)")
         method = cfg.methods[0]
-    if method not in METHODS:
-        raise BadInput(f"--method {method}: unknown; use one of {', '.join(METHODS)}")
+    spec = method_named(method)
+    if not spec.runs_here:
+        from harness.training.methods.ppo import refusal
+
+        raise BadInput(refusal() if method == "ppo" else f"--method {method}: {spec.summary}; plan it in a config")
 
     sources = _sources(method, data, cfg, base_dir)
     base_training = cfg.training.for_method(method) if cfg else TrainingSettings()  # per_method overrides
@@ -172,6 +183,8 @@ def build_request(
             lora=lora,
             training=training,
             rewards=reward_specs,
+            kto=cfg.kto if cfg else KtoSettings(),
+            rloo=cfg.rloo if cfg else RlooSettings(),
             replay=replay_settings if method == "sft" else None,
             compute=compute,
             base_dir=str(base_dir) if base_dir else None,
@@ -195,14 +208,13 @@ def _sources(method: str, data: list[str] | None, cfg: ExperimentConfig | None, 
         return [TrainSource(path=p) for p in data]
     if cfg is None or base_dir is None:
         raise BadInput("--data: missing; give a training file (or a --config that names one)")
-    if method == "sft":
-        found = [TrainSource(path=_rel(s.path, base_dir), weight=s.weight) for s in cfg.data.train]
-    elif method in ("dpo", "reward"):
-        found = [TrainSource(path=_rel(cfg.data.preference, base_dir))] if cfg.data.preference else []
+    field = method_named(method).data_field or "data"
+    if field == "data.train":
+        found = [s.model_copy(update={"path": _rel(s.path, base_dir)}) for s in cfg.data.train]
     else:
-        found = [TrainSource(path=_rel(cfg.data.prompts, base_dir))] if cfg.data.prompts else []
+        value = getattr(cfg.data, field.removeprefix("data."))
+        found = [TrainSource(path=_rel(value, base_dir))] if value else []
     if not found:
-        field = {"sft": "data.train", "dpo": "data.preference", "reward": "data.preference"}.get(method, "data.prompts")
         raise BadInput(f"--data: missing; the config has no {field} for --method {method}")
     return found
 

@@ -1,4 +1,4 @@
-"""Learned rewards: train a reward model on preference pairs (``RewardTrainer``) and score with it in GRPO."""
+"""Learned rewards: score GRPO/RLOO completions with a reward model trained by ``methods/reward.py``."""
 
 from __future__ import annotations
 
@@ -6,20 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.training.request import TrainRequest
 from harness.training.rewards import RewardFn, completion_text
 from posttrain.errors import BadInput
-
-
-def build_reward(
-    request: TrainRequest, model: Any, tokenizer: Any, common: dict[str, Any], train: Any, evals: Any, peft: Any
-) -> Any:
-    from trl import RewardConfig, RewardTrainer
-
-    args = RewardConfig(**common, max_length=request.training.max_length)
-    return RewardTrainer(
-        model=model, args=args, train_dataset=train, eval_dataset=evals, processing_class=tokenizer, peft_config=peft
-    )
 
 
 def load_reward_model(adapter_dir: Path, model_spec: str | None = None) -> tuple[Any, Any]:
@@ -49,7 +37,10 @@ def learned_reward(adapter_dir: Path, model_spec: str | None = None) -> RewardFn
     """A TRL reward function that scores prompt + completion with a trained reward model."""
     import torch
 
+    from harness.models.device import resolve_placement
+
     model, tokenizer = load_reward_model(adapter_dir, model_spec)
+    model = model.to(resolve_placement().device)  # scores in fp32, on the GPU when there is one
 
     def learned(completions: list[Any], prompts: list[Any] | None = None, **kwargs: Any) -> list[float]:
         texts = []

@@ -4,21 +4,25 @@ A completion is a string or, for chat data, a list of messages whose last one ho
 columns of the prompt rows (``answer``, ``tests``, ...) arrive as keyword lists aligned with ``completions``.
 Built-ins live in :data:`BUILTIN_REWARDS`; an experiment adds its own as ``rewards.py:function``, and a
 reward model trained with ``posttrain train --method reward`` is used as ``learned:DIR``.
+
+Correctness has one vocabulary: a reward that checks correctness calls the evaluator's metric of the same
+name (``numeric``, ``exact_match``, ``unit_tests``), so training optimises what the eval scores, and the
+metric names are accepted as reward names (:data:`REWARD_ALIASES`).
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from posttrain.errors import BadInput
+from posttrain.errors import BadInput, PosttrainError
 
 RewardFn = Callable[..., Sequence[float | None]]  # Sequence: a list[float] fits too
 
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 # "Answer: N", also when a small model puts it at the end of a sentence rather than on its own line.
 _ANSWER_LINE = re.compile(r"\bAnswer:[ \t*]*(-?\d[\d,]*(?:\.\d+)?)")
 
@@ -38,29 +42,6 @@ def completion_text(completion: Any) -> str:
     return str(completion)
 
 
-def last_number(text: str) -> float | None:
-    """The last number in ``text`` (commas as thousands separators), or None.
-
-    >>> last_number("3 apples and 4 pears make 7.")
-    7.0
-    >>> last_number("It costs 1,250 dollars")
-    1250.0
-    >>> last_number("no digits") is None
-    True
-    """
-    found = _NUMBER.findall(text)
-    if not found:
-        return None
-    try:
-        return float(found[-1].replace(",", ""))
-    except ValueError:
-        return None
-
-
-def _normalise(text: str) -> str:
-    return " ".join(text.strip().lower().rstrip(".!").split())
-
-
 def _references(kwargs: dict[str, Any], n: int, names: Sequence[str] = ("answer", "reference", "solution")) -> list:
     for name in names:
         if name in kwargs and kwargs[name] is not None:
@@ -72,40 +53,28 @@ def _references(kwargs: dict[str, Any], n: int, names: Sequence[str] = ("answer"
 
 
 def exact_answer(completions: list[Any], **kwargs: Any) -> list[float]:
-    """1.0 when the completion equals the ``answer`` column (case, spaces and a final period ignored).
+    """1.0 when the completion equals the ``answer`` column as the ``exact_match`` metric normalises them.
 
-    >>> exact_answer(["Paris.", "Lyon"], answer=["paris", "Paris"])
-    [1.0, 0.0]
+    >>> exact_answer(["Paris.", "Lyon", "The Nile"], answer=["paris", "Paris", "nile"])
+    [1.0, 0.0, 1.0]
     """
+    from harness.evaluation.metrics import exact_match
+
     refs = _references(kwargs, len(completions))
-    return [float(_normalise(completion_text(c)) == _normalise(str(r))) for c, r in zip(completions, refs, strict=True)]
-
-
-def final_answer(text: str) -> float | None:
-    """The number of the last ``Answer: N``, else the last number in the text.
-
-    >>> final_answer("Answer: 12\\nThen 5 more people came")
-    12.0
-    >>> final_answer("3 + 4 = 7")
-    7.0
-    """
-    stated = _ANSWER_LINE.findall(text)
-    return last_number(stated[-1]) if stated else last_number(text)
+    return [exact_match(completion_text(c), {"reference": str(r)}) for c, r in zip(completions, refs, strict=True)]
 
 
 def numeric_answer(completions: list[Any], **kwargs: Any) -> list[float]:
-    """1.0 when the final answer (an ``Answer: N`` line, else the last number) equals ``answer`` (within 1e-6).
+    """1.0 when the stated answer equals ``answer`` as the ``numeric`` metric decides (math-verify, then the
+    last number as a fraction; see :func:`harness.evaluation.metrics.numbers_agree`).
 
-    >>> numeric_answer(["3 + 4 = 7", "It is 8", "seven", "Answer: 7\\nor 9"], answer=[7, "7", 7, 7])
-    [1.0, 0.0, 0.0, 1.0]
+    >>> numeric_answer(["3 + 4 = 7", "It is 8", "seven", "Answer: 7\\nor 9", "x = 1/2"], answer=[7, "7", 7, 7, 0.5])
+    [1.0, 0.0, 0.0, 1.0, 1.0]
     """
+    from harness.evaluation.metrics import numbers_agree
+
     refs = _references(kwargs, len(completions))
-    scores = []
-    for completion, ref in zip(completions, refs, strict=True):
-        got = final_answer(completion_text(completion))
-        want = last_number(str(ref))
-        scores.append(float(got is not None and want is not None and abs(got - want) <= 1e-6))
-    return scores
+    return [float(numbers_agree(completion_text(c), str(r))) for c, r in zip(completions, refs, strict=True)]
 
 
 def format_answer_line(completions: list[Any], **kwargs: Any) -> list[float]:
@@ -144,23 +113,21 @@ def format_no_repeat(completions: list[Any], **kwargs: Any) -> list[float]:
 
 
 def unit_tests(completions: list[Any], **kwargs: Any) -> list[float]:
-    """1.0 when the code in the completion passes the row's ``tests`` in the evaluator's sandbox."""
-    from harness.evaluation.sandbox import run_tests  # written by the evaluation area; imported lazily
+    """1.0 when the row's ``tests`` ran to their end on the completion's code: the evaluator's hardened check.
+
+    The same check as the ``unit_tests`` metric, so a completion that exits (``sys.exit(0)``) or
+    prints a fake pass earns 0. An ``entry_point`` column calls HumanEval's ``check(candidate)``.
+    """
+    from harness.evaluation.sandbox import check_answers  # written by the evaluation area; imported lazily
 
     tests = _references(kwargs, len(completions), names=("tests",))
-    return [
-        float(run_tests(_code_of(completion_text(c)), str(t)).passed) for c, t in zip(completions, tests, strict=True)
+    entries = kwargs.get("entry_point") or [None] * len(completions)
+    prompts = [p if isinstance(p, str) else None for p in kwargs.get("prompts") or [None] * len(completions)]
+    items = [
+        (completion_text(c), str(t), str(e) if e else None, p)
+        for c, t, e, p in zip(completions, tests, entries, prompts, strict=True)
     ]
-
-
-def _code_of(text: str) -> str:
-    """The first fenced code block, or the whole text.
-
-    >>> _code_of("Here:\\n```python\\ndef f():\\n    return 1\\n```")
-    'def f():\\n    return 1'
-    """
-    match = re.search(r"```(?:[a-zA-Z0-9_+-]*)\n(.*?)```", text, re.S)
-    return match.group(1).rstrip() if match else text
+    return [float(result.passed) for result in check_answers(items)]
 
 
 BUILTIN_REWARDS: dict[str, RewardFn] = {
@@ -173,10 +140,24 @@ BUILTIN_REWARDS: dict[str, RewardFn] = {
 }
 
 
+# The evaluator's metric names, accepted as the names of the rewards that check the same thing.
+REWARD_ALIASES = {"numeric": "numeric_answer", "exact_match": "exact_answer", "exact": "exact_answer"}
+
+
+def reward_named(name: str) -> RewardFn | None:
+    """A built-in reward by its name or its metric's name; None when there is none.
+
+    >>> reward_named("numeric") is numeric_answer, reward_named("numeric_answer") is numeric_answer
+    (True, True)
+    """
+    return BUILTIN_REWARDS.get(REWARD_ALIASES.get(name, name))
+
+
 def load_reward(spec: str, base_dir: Path | None = None, model: str | None = None) -> RewardFn:
-    """Resolve a reward name: a built-in, ``file.py:function`` (relative to ``base_dir``) or ``learned:DIR``."""
-    if spec in BUILTIN_REWARDS:
-        return BUILTIN_REWARDS[spec]
+    """Resolve a reward name: a built-in (or its metric's name), ``file.py:function`` or ``learned:DIR``."""
+    builtin = reward_named(spec)
+    if builtin is not None:
+        return builtin
     if spec.startswith("learned:"):
         from harness.training.reward_model import learned_reward
 
@@ -201,7 +182,9 @@ def load_reward(spec: str, base_dir: Path | None = None, model: str | None = Non
             raise BadInput(f"reward {spec}: {file} defines no function {func_name!r}")
         return func  # type: ignore[no-any-return]
     names = ", ".join(sorted(BUILTIN_REWARDS))
-    raise BadInput(f"reward {spec!r}: unknown; use a built-in ({names}), 'rewards.py:function' or 'learned:DIR'")
+    close = difflib.get_close_matches(spec, [*BUILTIN_REWARDS, *REWARD_ALIASES], n=1)
+    hint = f"did you mean {REWARD_ALIASES.get(close[0], close[0])}? " if close else ""
+    raise BadInput(f"reward {spec!r}: unknown; {hint}use a built-in ({names}), 'rewards.py:function' or 'learned:DIR'")
 
 
 def check_reward(name: str, func: RewardFn, rows: list[dict[str, Any]]) -> None:
@@ -219,6 +202,8 @@ def check_reward(name: str, func: RewardFn, rows: list[dict[str, Any]]) -> None:
     prompts = [row.get("prompt") for row in batch]
     try:
         scores = func(prompts=prompts, completions=completions, completion_ids=[[0] for _ in batch], **columns)
+    except PosttrainError:
+        raise  # already one clear message (e.g. no sandbox for the unit_tests reward)
     except Exception as error:
         raise BadInput(
             f"reward {name}: raised {type(error).__name__}: {error} (on a test batch of {len(batch)} prompts)"

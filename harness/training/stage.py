@@ -25,9 +25,15 @@ LAUNCHED_ENV = "POSTTRAIN_LAUNCHED"  # set by the accelerate launcher: the child
 
 def train(request: TrainRequest) -> TrainSummary:
     """Train ``request.method`` into ``request.out``; resumes, or returns a finished run untouched."""
-    from harness.training.grpo import check_batch, reward_functions
+    from harness.training.methods import method_named
+    from harness.training.methods.grpo import check_batch, reward_functions
     from harness.training.prepare import eval_rows, training_rows
 
+    spec = method_named(request.method)
+    if not spec.runs_here:
+        from harness.training.methods.ppo import refusal
+
+        raise BadInput(refusal() if spec.name == "ppo" else f"--method {spec.name}: {spec.summary}; nothing to train")
     out = Path(request.out)
     _check_paths(request, out)
     rows = training_rows(request)
@@ -36,7 +42,7 @@ def train(request: TrainRequest) -> TrainSummary:
     if request.compute.launcher == "accelerate" and LAUNCHED_ENV not in os.environ:
         world = request.compute.num_processes
     rewards = None
-    if request.method == "grpo":
+    if spec.needs_rewards:
         check_batch(request, world)
         rewards = reward_functions(request, rows)
     finished = _finished(out, request)
@@ -85,35 +91,16 @@ def _finished(out: Path, request: TrainRequest) -> TrainSummary | None:
 
 
 def resolve_precision(precision: str, device: str) -> str:
-    """``auto``: bf16 on CUDA that supports it and on CPUs with bf16 matrix units (AVX512-BF16/AMX), else fp32.
+    """Training precision on ``device`` (see :func:`harness.models.device.resolve_placement`)."""
+    from harness.models.device import resolve_placement
 
-    On this project's 2-core CPU a bf16 matmul runs about 4× faster than fp32 (measured by bench/train_overhead.py).
-    """
-    if precision != "auto":
-        return precision
-    if device == "cuda":
-        import torch
-
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    if device == "cpu":
-        try:
-            flags = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return "fp32"
-        return "bf16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "fp32"
-    return "fp32"
+    return resolve_placement(device, precision, purpose="train").precision
 
 
 def resolve_device(device: str) -> str:
-    import torch
+    from harness.models.device import resolve_placement
 
-    if device != "auto":
-        if device == "cuda" and not torch.cuda.is_available():
-            raise BadInput("compute.device cuda: no CUDA device here; use auto or cpu")
-        return device
-    if torch.cuda.is_available():
-        return "cuda"
-    return "cpu"
+    return resolve_placement(device, "fp32", purpose="train").device
 
 
 def common_args(request: TrainRequest, out: Path, device: str, precision: str, has_eval: bool) -> dict[str, Any]:
@@ -142,7 +129,7 @@ def common_args(request: TrainRequest, out: Path, device: str, precision: str, h
         "gradient_checkpointing": False,  # TRL turns it on; small models on CPU only lose time by it
         "disable_tqdm": not request.progress,
         # GRPO's batches hold prompt_ids/completion_ids, not input_ids; it counts its own num_tokens.
-        "include_num_input_tokens_seen": "no" if request.method == "grpo" else "non_padding",
+        "include_num_input_tokens_seen": "no" if request.method in ("grpo", "rloo") else "non_padding",
         "use_cpu": device == "cpu",
         "dataloader_num_workers": 0,
         "ddp_backend": "gloo" if device == "cpu" and int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,
@@ -191,15 +178,13 @@ def _run(
     from datasets import Dataset
     from transformers.integrations import TensorBoardCallback
 
-    from harness.training.dpo import build_dpo
-    from harness.training.grpo import build_grpo
+    from harness.models.device import resolve_placement
     from harness.training.lora import lora_config, trainable_parameters
+    from harness.training.methods import method_named
     from harness.training.provenance import write_outputs
-    from harness.training.reward_model import build_reward
-    from harness.training.sft import build_sft
 
-    device = resolve_device(request.compute.device)
-    precision = resolve_precision(request.compute.precision, device)
+    placement = resolve_placement(request.compute.device, request.compute.precision, purpose="train")
+    device, precision = placement.device, placement.precision
     out.mkdir(parents=True, exist_ok=True)
     checkpoints = out / CHECKPOINTS
     checkpoints.mkdir(exist_ok=True)
@@ -213,11 +198,9 @@ def _run(
     common = common_args(request, out, device, precision, evals is not None)
     train_ds = Dataset.from_list(rows)
     eval_ds = Dataset.from_list(evals) if evals else None
-    if request.method == "grpo":
-        trainer = build_grpo(request, model, tokenizer, common, train_ds, eval_ds, peft, rewards)
-    else:
-        build = {"sft": build_sft, "dpo": build_dpo, "reward": build_reward}[request.method]
-        trainer = build(request, model, tokenizer, common, train_ds, eval_ds, peft)
+    build = method_named(request.method).build
+    assert build is not None  # train() refused methods that do not train here
+    trainer = build(request, model, tokenizer, common, train_ds, eval_ds, peft, rewards)
     quiet_progress(trainer, request.progress)
     trainer.add_callback(metrics_callback(out))
     tensorboard = TensorBoardCallback()

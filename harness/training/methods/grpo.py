@@ -1,19 +1,29 @@
-"""GRPO: ``GRPOTrainer`` with built-in, experiment-defined or learned rewards, summed with weights."""
+"""GRPO: ``GRPOTrainer`` with built-in, experiment-defined or learned rewards, summed with weights.
+
+The reward loading and the batch-shape check here serve every online method (GRPO and RLOO).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness.training.request import TrainRequest
-from harness.training.rewards import RewardFn, check_reward, load_reward
+from harness.training.methods import MethodSpec
 from posttrain.errors import BadInput
+
+if TYPE_CHECKING:
+    from harness.training.request import TrainRequest
+    from harness.training.rewards import RewardFn
 
 
 def reward_functions(request: TrainRequest, rows: list[dict[str, Any]]) -> tuple[list[RewardFn], list[float]]:
     """Load every reward and call it once on a test batch, so a broken one fails before training."""
+    from harness.training.rewards import check_reward, load_reward
+
     if not request.rewards:
-        raise BadInput("--method grpo: no rewards; give --reward NAME (e.g. numeric_answer) or rewards: in the config")
+        raise BadInput(
+            f"--method {request.method}: no rewards; give --reward NAME (e.g. numeric) or rewards: in the config"
+        )
     base_dir = Path(request.base_dir) if request.base_dir else Path.cwd()
     funcs, weights = [], []
     for spec in request.rewards:
@@ -25,7 +35,7 @@ def reward_functions(request: TrainRequest, rows: list[dict[str, Any]]) -> tuple
 
 
 def check_batch(request: TrainRequest, world_size: int = 1) -> None:
-    """GRPO samples ``num_generations`` completions per prompt inside one batch: the batch must hold whole groups.
+    """Online RL samples ``num_generations`` completions per prompt inside one batch: it must hold whole groups.
 
     >>> from harness.training.request import build_request
     >>> check_batch(build_request(method="grpo", out="o", data=["p.jsonl"], batch_size=6, num_generations=4))
@@ -45,16 +55,10 @@ not a multiple of --num-generations 4; use --batch-size 8
         )
 
 
-def build_grpo(
-    request: TrainRequest,
-    model: Any,
-    tokenizer: Any,
-    common: dict[str, Any],
-    train: Any,
-    evals: Any,
-    peft: Any,
+def build(
+    request: TrainRequest, model: Any, tokenizer: Any, common: dict[str, Any], train: Any, evals: Any, peft: Any,
     rewards: tuple[list[RewardFn], list[float]],
-) -> Any:
+) -> Any:  # fmt: skip
     from trl import GRPOConfig, GRPOTrainer
 
     funcs, weights = rewards
@@ -71,11 +75,16 @@ def build_grpo(
         temperature=request.temperature,
     )
     return GRPOTrainer(
-        model=model,
-        reward_funcs=funcs,
-        args=args,
-        train_dataset=train,
-        eval_dataset=evals,
-        processing_class=tokenizer,
-        peft_config=peft,
-    )
+        model=model, reward_funcs=funcs, args=args, train_dataset=train, eval_dataset=evals,
+        processing_class=tokenizer, peft_config=peft,
+    )  # fmt: skip
+
+
+SPEC = MethodSpec(
+    name="grpo",
+    summary="online RL: group-relative advantages over sampled completions, scored by rewards",
+    data_kind="prompts",
+    after=("sft", "dpo", "kto", "reward"),
+    needs_rewards=True,
+    build=build,
+)

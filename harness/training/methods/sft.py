@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness.training.request import TrainRequest
+from harness.training.methods import MethodSpec
+
+if TYPE_CHECKING:
+    from harness.training.request import TrainRequest
 
 
-def build_sft(
-    request: TrainRequest, model: Any, tokenizer: Any, common: dict[str, Any], train: Any, evals: Any, peft: Any
-) -> Any:
+def build(
+    request: TrainRequest, model: Any, tokenizer: Any, common: dict[str, Any], train: Any, evals: Any, peft: Any,
+    rewards: Any = None,
+) -> Any:  # fmt: skip
     from trl import SFTConfig, SFTTrainer
 
-    packing = request.training.packing
     args = SFTConfig(
         **common,
         max_length=request.training.max_length,
         completion_only_loss=True,  # prompt/completion rows: no loss on the prompt (see prepare.py)
-        packing=packing,
+        packing=request.training.packing,
         # BFD packing is padding-free: several examples share one row with position_ids restarting per example,
         # which transformers turns into a block-diagonal mask, so examples do not attend to each other.
         packing_strategy="bfd",
@@ -26,3 +29,11 @@ def build_sft(
     return SFTTrainer(
         model=model, args=args, train_dataset=train, eval_dataset=evals, processing_class=tokenizer, peft_config=peft
     )
+
+
+SPEC = MethodSpec(
+    name="sft",
+    summary="supervised fine-tuning on (prompt, ideal response) pairs",
+    data_kind="sft",
+    build=build,
+)
