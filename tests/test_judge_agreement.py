@@ -115,3 +115,21 @@ def test_bad_label_names_file_line_and_field(tmp_path: Path) -> None:
     )
     with pytest.raises(BadInput, match=r"labels\.jsonl:2: field human_score must be 1 \(good\) or 0 \(bad\)"):
         read_labels(file)
+
+
+def test_hostile_labels_files_are_one_clear_line(tmp_path) -> None:
+    import os
+
+    import pytest
+
+    from harness.evaluation.judge_agreement import read_labels
+    from posttrain.errors import BadInput
+
+    fifo = tmp_path / "labels.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(BadInput, match=r"labels\.fifo"):
+        read_labels(fifo)  # refused by name: opening a FIFO would block forever
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text("[" * 100_000 + "\n")
+    with pytest.raises(BadInput, match=r"deep.jsonl:1: .*nesting too deep"):
+        read_labels(deep)

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from posttrain.errors import BadInput
+from posttrain.safe_files import read_text
 
 # The judge's 0..1 grade counts as "good" from here on (5 of 10), so it can be set against a 1/0 label.
 GOOD_FROM = 0.5
@@ -114,16 +115,19 @@ def is_weak(kappa: float) -> bool:
 
 def read_labels(path: Path) -> list[dict[str, Any]]:
     """The labelled answers, checked: each row needs ``prompt`` (or ``id``), ``output`` and a 1/0 label."""
-    if not path.is_file():
+    if not path.exists():
         raise BadInput(f"{path}: judge.labels names no file")
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    # read_text refuses FIFOs, devices and oversize files by name, as every data reader does
+    for number, line in enumerate(read_text(path, "judge labels file").splitlines(), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as error:
             raise BadInput(f"{path}:{number}: not valid JSON: {error.msg}") from None
+        except (ValueError, RecursionError):  # 5,000-digit numbers, nesting deeper than the parser goes
+            raise BadInput(f"{path}:{number}: a number too long or nesting too deep to read") from None
         if not isinstance(row, dict):
             raise BadInput(f"{path}:{number}: expected a JSON object per line")
         key = next((k for k in LABEL_KEYS if k in row), None)
