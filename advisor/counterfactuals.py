@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from typing import Any, get_args
 
 from advisor.schema import Answers, Approach, Counterfactual
+from advisor.scoring import NAMES, primary_of, score
 
 # Keys in the order a user can act on them; earlier is a "smaller" change.
 KEY_ORDER = (
@@ -155,8 +156,6 @@ def _name_after(approach: str, after: Answers, plain: str) -> str:
 
 def find_counterfactuals(answers: Answers, primary: Approach, *, limit: int = 3) -> list[Counterfactual]:
     """Per other approach that a small change would put first, the smallest such change (at most ``limit``)."""
-    from advisor.engine import NAMES, primary_of, score
-
     before = score(answers)
     singles = [
         ((KEY_ORDER.index(key), size), {key: value}) for key in KEY_ORDER for value, size in _options(answers, key)

@@ -23,11 +23,11 @@ from advisor.schema import (
     Recommendation,
     RLPlan,
 )
+from advisor.scoring import NAMES, blocked_of, rank, score  # shared with counterfactuals: no cycle
 
 # A secondary approach joins the plan when it scores at least this much: one strong reason (3) plus
 # supporting evidence (2). Below it, the approach has no real case of its own.
 PLAN_MIN = 5.0
-NAMES = {"prompting": "prompting", "rag": "RAG", "sft": "SFT", "dpo": "DPO", "rl": "RL"}
 POST_TRAINING: tuple[Approach, ...] = ("sft", "dpo", "rl")
 
 
@@ -51,41 +51,6 @@ def _cited(text: str, keys: list[str] | tuple[str, ...], answers: Answers) -> st
         values = ", ".join(f"{key}={getattr(answers, key)}" for key in assumed)
         text += f" (assumed default: {values})"
     return text
-
-
-def score(answers: Answers) -> dict[Approach, float]:
-    """Each approach's total score: the sum of the weights of the rules that hold.
-
-    >>> score(Answers(goals=["style"]))["prompting"]
-    6.0
-    """
-    totals: dict[Approach, float] = dict.fromkeys(PIPELINE_ORDER, 0.0)
-    for rule in RULES:
-        if rule.when(answers):
-            for approach, weight in rule.scores.items():
-                totals[approach] += weight  # type: ignore[index]
-    return totals
-
-
-def rank(totals: dict[Approach, float], blocked: frozenset[str] = frozenset()) -> list[Approach]:
-    """Best first; a tie goes to the cheaper approach (the pipeline order is cheapest first). Approaches
-    whose prerequisites do not hold (``blocked``) come last, whatever their score.
-
-    >>> rank({"prompting": 1.0, "rag": 3.0, "sft": 3.0, "dpo": 0.0, "rl": -1.0})
-    ['rag', 'sft', 'prompting', 'dpo', 'rl']
-    >>> rank({"prompting": 1.0, "rag": 3.0, "sft": 3.0, "dpo": 0.0, "rl": -1.0}, frozenset({"rag"}))
-    ['sft', 'prompting', 'dpo', 'rl', 'rag']
-    """
-    return sorted(totals, key=lambda a: (a in blocked, -totals[a], PIPELINE_ORDER.index(a)))
-
-
-def blocked_of(answers: Answers) -> frozenset[str]:
-    """The approaches whose prerequisites do not hold (they cannot come first or join the plan)."""
-    return frozenset(a for a in PIPELINE_ORDER if missing_prerequisite(answers, a) is not None)
-
-
-def primary_of(answers: Answers) -> Approach:
-    return rank(score(answers), blocked_of(answers))[0]
 
 
 def needs_sft_first(answers: Answers, steps: set[Approach]) -> bool:

@@ -89,7 +89,7 @@ def timed(args: list[str]) -> tuple[float, float, float, int]:
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", _CHILD, *args], capture_output=True, text=True, cwd=REPO)
     wall = time.perf_counter() - start
-    last = next((line.split() for line in done.stderr.splitlines() if line.startswith("maxrss_kib")), ["", 0, 0])
+    last = next((line.split() for line in done.stderr.splitlines() if line.startswith("maxrss_kib")), ["", "0", "0"])
     if done.returncode not in (0, 1):
         print(done.stderr[-2000:], file=sys.stderr)
     return wall, float(last[2]), int(last[1]) / 1024, done.returncode

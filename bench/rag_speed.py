@@ -1,6 +1,7 @@
 """How fast the RAG baseline indexes and answers queries on this machine.
 
-Prints: the time to index 10,000 chunks (target ≤ 120 s on the 2-core dev machine), the time of an
+Prints: the time to index ``--chunks`` chunks and the rate (target: 10,000 in ≤ 120 s, ≥ 83 chunks/s,
+on the 2-core dev machine), the time of an
 unchanged re-index (the fingerprint check only), and the median query latency over 200 queries
 (embedding + chromadb top-3 search; target ≤ 50 ms).
 
@@ -31,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-INDEX_TARGET_S = 120.0
+INDEX_TARGET_S = 120.0  # for 10,000 chunks: ≥ 10,000 / 120 = 83 chunks/s, whatever --chunks is
+INDEX_TARGET_RATE = 10_000 / INDEX_TARGET_S
 QUERY_TARGET_MS = 50.0
 
 SUBJECTS = ["tent", "backpack", "jacket", "sleeping bag", "headlamp", "boot", "stove", "kayak", "rope", "map"]
@@ -108,8 +110,8 @@ def main() -> int:
         "embedder_load_s": round(load_s, 2),
         "index_s": round(info.seconds, 1),
         "index_chunks_per_s": round(info.chunks / info.seconds, 1),
-        "index_target_s": INDEX_TARGET_S,
-        "index_ratio_to_target": round(info.seconds / INDEX_TARGET_S, 2),
+        "index_target_chunks_per_s": round(INDEX_TARGET_RATE, 1),
+        "index_ratio_to_target": round(INDEX_TARGET_RATE / (info.chunks / info.seconds), 2),
         "unchanged_reindex_s": round(again.seconds, 2),
         "query_median_ms": round(query_ms, 1),
         "query_p90_ms": round(sorted(latencies)[int(0.9 * len(latencies))], 1),
@@ -122,8 +124,8 @@ def main() -> int:
         return 0
     print(
         f"index {info.chunks:,} chunks of ~{args.chars} chars: {info.seconds:.1f} s "
-        f"({info.chunks / info.seconds:.0f} chunks/s; target ≤ {INDEX_TARGET_S:.0f} s, "
-        f"ratio {info.seconds / INDEX_TARGET_S:.2f})"
+        f"({info.chunks / info.seconds:.0f} chunks/s; target ≥ {INDEX_TARGET_RATE:.0f} chunks/s, i.e. 10,000 "
+        f"in ≤ {INDEX_TARGET_S:.0f} s; ratio {figures['index_ratio_to_target']:.2f})"
     )
     print(f"embedding model load (not in index time): {load_s:.1f} s")
     print(f"unchanged re-index (fingerprint check only): {again.seconds:.2f} s")

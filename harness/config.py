@@ -12,11 +12,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from harness.training.methods import MethodSpec, registry
+from harness.config_moved import Notify
+from harness.training.methods import MethodSection, MethodSpec, registry
+from harness.training.methods.dpo import DpoSettings
 from harness.training.methods.external import ExternalSettings
+from harness.training.methods.grpo import GrpoSettings
 from harness.training.methods.kto import KtoSettings
 from harness.training.methods.ppo import PpoSettings
+from harness.training.methods.reward import RewardSettings
 from harness.training.methods.rloo import RlooSettings
+from harness.training.methods.sft import SftSettings
 from posttrain.errors import BadInput, validation_lines
 
 # The names of harness.training.methods (a test keeps the two in step); each has its file there.
@@ -70,8 +75,35 @@ class TrainingSettings(_Strict):
     warmup_ratio: float = Field(0.0, ge=0.0, lt=1.0, description="Share of steps spent warming up the rate.")
     seed: int = Field(42, description="Seed for data order, LoRA init and sampling.")
     packing: bool = Field(False, description="Pack several short SFT examples into one sequence.")
+    gradient_checkpointing: bool = Field(
+        False,
+        description="Recompute activations in the backward instead of keeping them: ~1/layers of the activation "
+        "memory for ~33% more compute (`posttrain run --dry-run --compute gpu_24gb` says when it is needed).",
+    )
     save_steps: int = Field(50, ge=1, description="Checkpoint every this many steps (resume starts there).")
     logging_steps: int = Field(1, ge=1, description="Log loss/reward every this many steps.")
+    validation_fraction: float = Field(
+        0.1,
+        ge=0.0,
+        lt=0.5,
+        description="Share of the training rows held out, by seed, as a validation split (never the eval set): "
+        "its loss is logged beside the training loss every save_steps and the adapter kept is the best "
+        "checkpoint (lowest validation loss; a reward model: highest validation accuracy). SFT, DPO, KTO and "
+        "reward split their own rows; GRPO/RLOO have no loss on fixed targets and no split. Skipped below 20 "
+        "rows; 0 turns it off; --eval FILE replaces it.",
+    )
+    early_stopping_patience: int | None = Field(
+        None,
+        ge=1,
+        description="Stop when the validation metric has not improved for this many evaluations in a row (one "
+        "every save_steps); null trains to the end. Needs the validation split.",
+    )
+    chat_template: str | None = Field(
+        None,
+        description="For a base model without a chat template: 'chatml' (posttrain's ChatML with the "
+        "tokenizer's own EOS ending each turn, the default then), a .jinja file, or a model whose template "
+        "to copy (a directory or hub id). Saved with the adapter. Null keeps the model's own template.",
+    )
     readiness_min_pass: float = Field(
         0.10,
         ge=0.0,
@@ -79,13 +111,10 @@ class TrainingSettings(_Strict):
         description="RL readiness: before GRPO/RLOO starts from the base model, the least share of up to 32 RL "
         "prompts it must solve at least once in 8 samples (pass@8); below it the run stops. 0 turns it off.",
     )
-    dpo_beta: float = Field(0.1, gt=0, description="DPO: strength of the pull toward the reference model.")
-    num_generations: int = Field(4, ge=2, description="GRPO/RLOO: completions sampled per prompt (the group).")
-    max_completion_length: int = Field(64, ge=1, description="GRPO/RLOO/PPO: longest sampled completion in tokens.")
-    per_method: dict[Method, dict[str, Any]] = Field(
-        default_factory=dict,
-        description="Settings that differ for one method, e.g. {dpo: {learning_rate: 5.0e-5}}; "
-        "read them through `TrainingSettings.for_method(method)`.",
+    seeds: list[int] = Field(
+        default_factory=list,
+        description="Extra seeds: the whole plan is trained again with each (into train/seed-N/) and the tuned "
+        "stage reports the spread across seeds; the main run uses `seed`.",
     )
 
     @property
@@ -94,30 +123,22 @@ class TrainingSettings(_Strict):
         return self.batch_size * self.gradient_accumulation * self.max_length
 
     @model_validator(mode="after")
-    def _valid_overrides(self) -> TrainingSettings:
-        for method, override in self.per_method.items():
-            if "per_method" in override:
-                raise CrossFieldError([(("per_method", method, "per_method"), "overrides cannot nest")])
-            try:
-                self.for_method(method)
-            except ValidationError as error:
-                raise CrossFieldError(
-                    [(("per_method", method, *map(str, e["loc"])), e["msg"]) for e in error.errors()]
-                ) from None
+    def _distinct_seeds(self) -> TrainingSettings:
+        for index, seed in enumerate(self.seeds):
+            if seed == self.seed or seed in self.seeds[:index]:
+                why = "is the main run's training.seed" if seed == self.seed else "is listed twice"
+                raise CrossFieldError([(("seeds", index), f"seed {seed} {why}")])
         return self
 
-    def for_method(self, method: str) -> TrainingSettings:
-        """These settings with ``per_method[method]`` applied (validated like the base settings).
+    def with_overrides(self, overrides: dict[str, Any]) -> TrainingSettings:
+        """These settings with one method's own values applied, validated like the base settings.
 
-        >>> t = TrainingSettings(learning_rate=2e-4, per_method={"dpo": {"learning_rate": 5e-5}})
-        >>> t.for_method("dpo").learning_rate, t.for_method("sft").learning_rate
-        (5e-05, 0.0002)
+        >>> TrainingSettings(learning_rate=2e-4).with_overrides({"learning_rate": 5e-5}).learning_rate
+        5e-05
         """
-        override = self.per_method.get(method)  # type: ignore[call-overload]
-        if not override:
+        if not overrides:
             return self
-        base = self.model_dump(exclude={"per_method"})
-        return TrainingSettings.model_validate({**base, **override})
+        return TrainingSettings.model_validate({**self.model_dump(), **overrides})
 
 
 class TrainSource(_Strict):
@@ -322,8 +343,16 @@ class ExperimentConfig(_Strict):
     baselines: Baselines = Field(default_factory=Baselines, description="What every fine-tune must beat.")
     evals: list[EvalSet] = Field(min_length=1, description="Eval sets, each with its metrics.")
     rewards: list[RewardSpec] = Field(default_factory=list, description="GRPO/RLOO rewards, summed with weights.")
+    # One section per method (harness/training/methods/<name>.py): its own settings, and any training: value
+    # it needs for itself (e.g. dpo: {beta: 0.1, learning_rate: 5.0e-5}).
+    sft: SftSettings = Field(default_factory=SftSettings, description="SFT settings (methods: [sft, ..]).")
+    dpo: DpoSettings = Field(default_factory=DpoSettings, description="DPO settings (methods: [.., dpo]).")
     kto: KtoSettings = Field(default_factory=KtoSettings, description="KTO settings (methods: [.., kto]).")
+    grpo: GrpoSettings = Field(default_factory=GrpoSettings, description="GRPO settings (methods: [.., grpo]).")
     rloo: RlooSettings = Field(default_factory=RlooSettings, description="RLOO settings (methods: [.., rloo]).")
+    reward: RewardSettings = Field(
+        default_factory=RewardSettings, description="Reward-model settings (methods: [reward, grpo|rloo|ppo])."
+    )
     ppo: PpoSettings = Field(
         default_factory=PpoSettings, description="PPO hand-off to OpenRLHF (not run by posttrain; see ppo/README.md)."
     )
@@ -336,10 +365,38 @@ class ExperimentConfig(_Strict):
 
     @model_validator(mode="after")
     def _data_for_methods(self) -> ExperimentConfig:
-        problems = _cross_field_problems(self)
+        problems = _cross_field_problems(self) + _override_problems(self)
         if problems:
             raise CrossFieldError(problems)
         return self
+
+    def section(self, method: str) -> BaseModel:
+        """The method's own section (``dpo:``, ``kto:``, ...) as its typed settings."""
+        return getattr(self, method)  # type: ignore[no-any-return]
+
+    def training_for(self, method: str) -> TrainingSettings:
+        """``training:`` with the method section's own values applied (e.g. ``dpo.learning_rate``).
+
+        >>> c = ExperimentConfig(name="x", evals=[{"path": "e"}], methods=[], dpo={"learning_rate": 5e-5})
+        >>> c.training_for("dpo").learning_rate, c.training_for("sft").learning_rate
+        (5e-05, 0.0002)
+        """
+        own = getattr(self, method, None)
+        return self.training.with_overrides(own.training_overrides() if isinstance(own, MethodSection) else {})
+
+
+def _override_problems(config: ExperimentConfig) -> list[tuple[tuple[str | int, ...], str]]:
+    """Each section's training values, checked by TrainingSettings' own limits, at the section's field."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for name in registry():
+        own = getattr(config, name, None)
+        if not isinstance(own, MethodSection):
+            continue
+        try:
+            config.training_for(name)
+        except ValidationError as error:
+            problems += [((name, *map(str, e["loc"])), e["msg"]) for e in error.errors()]
+    return problems
 
 
 def _cross_field_problems(config: ExperimentConfig) -> list[tuple[tuple[str | int, ...], str]]:
@@ -355,6 +412,9 @@ def _cross_field_problems(config: ExperimentConfig) -> list[tuple[tuple[str | in
             if first in methods[index + 1 :]:
                 problems.append((("methods",), f"{first} must come before {method}"))
     problems += _data_problems(config, [specs[m] for m in dict.fromkeys(methods)])
+    policies = [m for m in methods if specs[m].policy]
+    if config.training.seeds and policies and not specs[policies[-1]].runs_here:
+        problems.append((("training", "seeds"), f"seeds repeat training here; {policies[-1]} is trained elsewhere"))
     if "external" in methods and methods != ["external"]:
         problems.append((("methods",), "external evaluates a model trained elsewhere; plan it alone: [external]"))
     if "external" in methods and not config.external.path:
@@ -394,36 +454,56 @@ def _data_problems(config: ExperimentConfig, specs: list[MethodSpec]) -> list[tu
     return problems
 
 
-def parse_config(text: str, source: str = CONFIG_FILE) -> ExperimentConfig:
+def parse_config(text: str, source: str = CONFIG_FILE, notify: Notify | None = None) -> ExperimentConfig:
     """Validate YAML text as an experiment config; errors read ``source:line: field.path: message``.
+
+    Fields that moved into the method sections (``training.dpo_beta`` → ``dpo.beta``, ...) are read at
+    their new place with one ``source:line: ... moved to ...`` notice each (``notify``; default stderr).
 
     >>> parse_config("name: x\\nevals: [{path: e.jsonl}]\\nmethods: []\\n").methods
     []
     >>> parse_config("name: x\\nmethods: [dpo]\\ndata:\\n  train: t.jsonl\\nevals: [{path: e.jsonl}]\\n")
     Traceback (most recent call last):
     posttrain.errors.BadInput: experiment.yaml:3: data.preference: methods has dpo/reward but data.preference is not set
+    >>> notices = []
+    >>> parse_config("name: x\\nmethods: [dpo]\\ndata: {preference: p.jsonl}\\ntraining:\\n  dpo_beta: 0.3\\n"
+    ...              "evals: [{path: e}]\\n", notify=notices.append).dpo.beta
+    0.3
+    >>> print(notices[0])
+    experiment.yaml:5: training.dpo_beta moved to dpo.beta; write `dpo: {beta: 0.3}` (read from its new place this time)
     """
     import yaml
 
+    from harness.config_moved import migrate, print_notice
     from posttrain.safe_files import load_yaml
 
     raw = load_yaml(text, source)  # bad YAML, alias bombs and deep nesting end here as one BadInput
     node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # for line numbers
     if not isinstance(raw, dict):
         raise BadInput(f"{source}:1: the config must be a mapping of fields (name, model, methods, ...)")
+    moved = migrate(raw)
+    if moved.conflicts:
+        raise BadInput(
+            "\n".join(f"{source}:{_line_of(node, loc)}: {'.'.join(map(str, loc))}: {m}" for loc, m in moved.conflicts)
+        )
     try:
-        return ExperimentConfig.model_validate(raw)
+        config = ExperimentConfig.model_validate(moved.raw)
     except ValidationError as error:
         lines = []
         for err, line in zip(error.errors(), validation_lines(error), strict=True):
             cross = (err.get("ctx") or {}).get("error")
             if isinstance(cross, CrossFieldError):
                 for loc, message in cross.problems:
-                    full = (*err["loc"], *loc)
+                    full = moved.old_location((*err["loc"], *loc))
                     lines.append(f"{source}:{_line_of(node, full)}: {'.'.join(map(str, full))}: {message}")
             else:
-                lines.append(f"{source}:{_line_of(node, err['loc'])}: {line}")
+                full = moved.old_location(tuple(err["loc"]))
+                message = line[len(".".join(map(str, err["loc"])) or "(top level)") + 2 :]  # "loc: message"
+                lines.append(f"{source}:{_line_of(node, full)}: {'.'.join(map(str, full)) or '(top level)'}: {message}")
         raise BadInput("\n".join(lines)) from None
+    for loc, message in moved.notices:
+        (notify or print_notice)(f"{source}:{_line_of(node, loc)}: {message}")
+    return config
 
 
 def load_config(path: str | Path) -> ExperimentConfig:

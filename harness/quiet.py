@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -53,3 +54,11 @@ def no_progress_bars() -> Iterator[None]:
         yield
     finally:
         std.tqdm.__init__ = original  # type: ignore[method-assign]
+
+
+def bars_only_on_a_terminal() -> contextlib.AbstractContextManager[None]:
+    """Progress bars (tqdm writes to stderr) where a person watches; none in piped or logged output.
+
+    A redrawn bar turns into hundreds of carriage-return fragments in ``make demo | tee log`` or CI.
+    """
+    return contextlib.nullcontext() if sys.stderr.isatty() else no_progress_bars()

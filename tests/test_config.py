@@ -15,8 +15,7 @@ model: smollm2-135m
 methods: [sft, dpo]
 training:
   max_steps: 10
-  per_method:
-    dpo: {learning_rate: 5.0e-5}
+dpo: {learning_rate: 5.0e-5}
 data:
   train: data/train.jsonl
   preference: data/preference.jsonl
@@ -33,15 +32,15 @@ def _errors(text: str) -> list[str]:
     return str(caught.value).splitlines()
 
 
-def test_good_config_loads_with_per_method_overrides(tmp_path: Path) -> None:
+def test_good_config_loads_with_a_method_sections_own_training_values(tmp_path: Path) -> None:
     (tmp_path / "experiment.yaml").write_text(GOOD)
     config = load_config(tmp_path)
     assert isinstance(config, ExperimentConfig)
     assert config.methods == ["sft", "dpo"]
     assert config.data.train[0].path == "data/train.jsonl"
-    assert config.training.for_method("dpo").learning_rate == 5e-5
-    assert config.training.for_method("sft").learning_rate == 2e-4
-    assert config.training.for_method("dpo").max_steps == 10
+    assert config.training_for("dpo").learning_rate == 5e-5
+    assert config.training_for("sft").learning_rate == 2e-4
+    assert config.training_for("dpo").max_steps == 10
 
 
 def test_wrong_type_points_at_its_line() -> None:
@@ -56,7 +55,7 @@ def test_unknown_field_and_unknown_metric_each_get_a_line() -> None:
     text = GOOD.replace("model: smollm2-135m", "modle: smollm2-135m").replace("regex]", "bleu]")
     lines = _errors(text)
     assert "exp.yaml:2: modle: Extra inputs are not permitted" in lines
-    assert any(line.startswith("exp.yaml:14: evals.0.metrics: Value error, unknown metric 'bleu'") for line in lines)
+    assert any(line.startswith("exp.yaml:13: evals.0.metrics: Value error, unknown metric 'bleu'") for line in lines)
 
 
 def test_cross_field_rules_name_the_field_to_fix() -> None:
@@ -65,13 +64,66 @@ def test_cross_field_rules_name_the_field_to_fix() -> None:
     )
     lines = _errors(text)
     assert "exp.yaml:3: methods: sft must come before dpo" in lines
-    assert "exp.yaml:8: data.preference: methods has dpo/reward but data.preference is not set" in lines
+    assert "exp.yaml:7: data.preference: methods has dpo/reward but data.preference is not set" in lines
     assert "exp.yaml:1: rewards: methods has grpo but rewards is empty" in lines
 
 
-def test_bad_override_points_inside_per_method() -> None:
+def test_bad_method_override_is_checked_by_the_training_limits_at_its_line() -> None:
     lines = _errors(GOOD.replace("{learning_rate: 5.0e-5}", "{learning_rate: 0}"))
-    assert lines == ["exp.yaml:7: training.per_method.dpo.learning_rate: Input should be greater than 0"]
+    assert lines == ["exp.yaml:6: dpo.learning_rate: Input should be greater than 0"]
+    assert _errors(GOOD.replace("{learning_rate: 5.0e-5}", "{seed: 3}")) == [
+        "exp.yaml:6: dpo.seed: Extra inputs are not permitted"
+    ]
+
+
+OLD_STYLE = """\
+name: demo
+methods: [sft, dpo, grpo]
+training:
+  max_steps: 10
+  dpo_beta: 0.3
+  num_generations: 8
+  max_completion_length: 32
+  per_method:
+    dpo: {learning_rate: 5.0e-5, max_steps: 4}
+data: {train: t.jsonl, preference: p.jsonl, prompts: q.jsonl}
+rewards: [{name: numeric_answer}]
+evals: [{path: e.jsonl}]
+"""
+
+
+def test_moved_fields_load_at_their_new_place_with_one_notice_each() -> None:
+    notices: list[str] = []
+    config = parse_config(OLD_STYLE, "exp.yaml", notify=notices.append)
+    assert (config.dpo.beta, config.grpo.num_generations, config.rloo.num_generations) == (0.3, 8, 8)
+    assert (config.grpo.max_completion_length, config.ppo.max_completion_length) == (32, 32)
+    assert (config.training_for("dpo").learning_rate, config.training_for("dpo").max_steps) == (5e-5, 4)
+    assert config.training_for("sft").max_steps == 10
+    assert notices == [
+        "exp.yaml:5: training.dpo_beta moved to dpo.beta; write `dpo: {beta: 0.3}` (read from its new place this time)",
+        "exp.yaml:6: training.num_generations moved to grpo.num_generations; write `grpo: {num_generations: 8}` "
+        "(read from its new place this time)",
+        "exp.yaml:7: training.max_completion_length moved to grpo.max_completion_length; write "
+        "`grpo: {max_completion_length: 32}` (read from its new place this time)",
+        "exp.yaml:9: training.per_method.dpo moved to dpo; write `dpo: {learning_rate: 5.0e-05, max_steps: 4}` "
+        "(read from its new place this time)",
+    ]
+
+
+def test_moved_field_set_at_both_places_is_refused_and_bad_moved_values_point_at_the_old_line(
+    cli, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    both = OLD_STYLE.replace("evals:", "dpo: {beta: 0.2}\nevals:")
+    assert _errors(both) == [
+        "exp.yaml:5: training.dpo_beta: moved to dpo.beta, which is also set; remove training.dpo_beta"
+    ]
+    bad = OLD_STYLE.replace("learning_rate: 5.0e-5", "learning_rate: 0")
+    assert _errors(bad) == ["exp.yaml:9: training.per_method.dpo.learning_rate: Input should be greater than 0"]
+    # from the CLI: the notice on stderr (beside the missing data files' lines), no traceback
+    (tmp_path / "experiment.yaml").write_text(OLD_STYLE.replace("0.3", "0.25"))
+    _, _, err = cli("config", "check", str(tmp_path / "experiment.yaml"), capsys=capsys)
+    assert "training.dpo_beta moved to dpo.beta; write `dpo: {beta: 0.25}`" in " ".join(err.split())
+    assert "Traceback" not in err
 
 
 def test_reward_model_needs_the_reward_stage() -> None:
@@ -111,3 +163,22 @@ def test_known_metrics_match_the_evaluator_registry() -> None:
     from harness.evaluation.metrics import METRICS
 
     assert set(KNOWN_METRICS) == set(METRICS)
+
+
+def test_every_method_section_is_in_the_schema_and_the_request() -> None:
+    """One section per method file: ExperimentConfig and TrainRequest carry each method's settings class."""
+    import typing
+
+    from harness.config import TrainingSettings
+    from harness.training.methods import TRAINING_OVERRIDES, MethodSection, registry
+    from harness.training.request import TrainRequest
+
+    for name, spec in registry().items():
+        assert ExperimentConfig.model_fields[name].annotation is spec.settings, name
+        if spec.runs_here:
+            assert TrainRequest.model_fields[name].annotation is spec.settings, name
+            assert issubclass(spec.settings, MethodSection), name
+    for name in TRAINING_OVERRIDES:  # each override has the type of the training field it overrides
+        wanted = TrainingSettings.model_fields[name].annotation
+        got = [a for a in typing.get_args(MethodSection.model_fields[name].annotation) if a is not type(None)]
+        assert got == [a for a in typing.get_args(wanted) or (wanted,) if a is not type(None)], name

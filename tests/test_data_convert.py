@@ -78,7 +78,7 @@ def test_a_column_mapping_in_experiment_yaml_reaches_training_and_config_check(t
 
     from harness.scaffold.plan import plan_from_flags
     from harness.scaffold.render import new_experiment
-    from harness.training.request import build_request
+    from harness.training import build_request
 
     exp = tmp_path / "exp"
     new_experiment(exp, plan_from_flags("exp", "sft"))

@@ -31,7 +31,22 @@ def test_unknown_example_is_one_clear_line(cli, capsys):
 
 
 @pytest.mark.slow
-def test_quick_demo_runs_every_stage_and_reruns_for_free(tmp_path, default_model_dir, cli, capsys):
+def test_quick_demo_runs_every_stage_and_reruns_for_free(tmp_path, default_model_dir, cli, capsys, monkeypatch):
+    """Every stage on the real model, shrunk below --quick (the loop is checked here, not the numbers):
+    2 steps, 4 rows of ≤ 16 new tokens per eval set, 6 forgetting items; the slowest test of the suite."""
+    from harness.runner import demo
+
+    quick = demo.quick_overrides
+
+    def cheaper(config):
+        config = quick(config)
+        config["training"]["max_steps"] = config["training"]["save_steps"] = 2
+        for spec in config["evals"]:
+            spec["limit"], spec["max_new_tokens"] = 4, 16
+        config["forgetting"]["limit"] = 6
+        return config
+
+    monkeypatch.setattr(demo, "quick_overrides", cheaper)
     target = tmp_path / "demo"
     code, out, err = cli("demo", "--quick", "--dir", str(target), capsys=capsys)
     assert code == 0, err
@@ -41,9 +56,12 @@ def test_quick_demo_runs_every_stage_and_reruns_for_free(tmp_path, default_model
     assert {name: entry["status"] for name, entry in manifest.items()} == dict.fromkeys(
         ["check", "baselines", "train", "tuned", "forgetting", "report"], "done"
     )
+    assert all(entry["cpu_s"] > 0 for entry in manifest.values())  # the demo prints what each stage cost
+    assert "stages: check " in out and "s CPU)" in out
+    assert "\r" not in out + err and "it/s]" not in err  # captured output is not a terminal: no bars
     for variant in ("prompt", "kshot", "rag", "tuned", "tuned_rag"):
         summary = json.loads((run_dir / "eval" / variant / "format" / "summary.json").read_text())
-        assert summary["n"] == 8
+        assert summary["n"] == 4
     html = (run_dir / "report.html").read_text()
     assert "fine-tuning + RAG" in html and "General skills" in html
     assert (run_dir / "verdict.txt").read_text().strip()

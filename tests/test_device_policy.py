@@ -110,3 +110,30 @@ def test_forgetting_check_runs_where_the_policy_says(tmp_path: Path, tiny_model_
     assert result.ran_on == "cpu/bf16"
     with using_probe(FakeProbe()), pytest.raises(BadInput, match="no CUDA device here"):
         run_forgetting_check(tiny_model_dir, adapter, limit=2, device="cuda")
+
+
+def test_eval_command_takes_device_and_precision_through_the_policy(
+    tmp_path: Path, tiny_model_dir: Path, cli, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.evaluation.cli import _placement
+
+    with using_probe(GPU):  # auto on a bf16 GPU machine: cuda in bf16
+        assert _placement("auto", "auto") == ("cuda", "bf16")
+    with using_probe(FakeProbe(cuda=True)):
+        assert _placement("auto", "auto") == ("cuda", "fp16")
+    with using_probe(FakeProbe()):
+        assert _placement("auto", "auto") == ("cpu", "fp32")
+    data = tmp_path / "eval.jsonl"
+    data.write_text(json.dumps({"id": "a", "prompt": "2+3?", "reference": "5"}) + "\n")
+    args = ["eval", "--data", str(data), "--model", str(tiny_model_dir), "--metrics", "contains"]
+    args += ["--max-new-tokens", "2", "--no-cache"]
+    # one model run (the tiny model, 2 tokens): where it ran is printed, and recorded in summary.json
+    code, out, err = cli(*args, "--device", "cpu", "--precision", "bf16", "--out", str(tmp_path / "a"), capsys=capsys)
+    assert code == 0, err
+    assert "ran on cpu/bfloat16" in out
+    assert json.loads((tmp_path / "a" / "summary.json").read_text())["ran_on"] == "cpu/bfloat16"
+    with using_probe(FakeProbe()):
+        code, _, err = cli(*args, "--device", "cuda", capsys=capsys)
+    assert code == 2 and err.strip() == "error: --device cuda: no CUDA device here; use auto or cpu"
+    code, _, err = cli(*args, "--precision", "fp8", capsys=capsys)
+    assert code == 2 and "--precision fp8: unknown" in err and "Traceback" not in err

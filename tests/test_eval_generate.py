@@ -18,14 +18,86 @@ def tiny(tiny_model_dir):
     return load_model_and_tokenizer(str(tiny_model_dir))
 
 
-def test_batched_greedy_equals_one_at_a_time(tiny):
+@pytest.fixture(scope="module")
+def varied(tiny_model_dir):
+    """The tiny model's shape with larger random weights: its greedy answers differ token to token and
+    row to row (the fixture model's collapse to one repeated token would make an equality test vacuous)."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, initializer_range=0.3, tie_word_embeddings=True,
+        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+    )  # fmt: skip
+    return LlamaForCausalLM(config).eval(), tokenizer
+
+
+def test_batched_greedy_equals_one_at_a_time(varied):
     from harness.evaluation.generate import generate_batch
 
-    model, tokenizer = tiny
+    model, tokenizer = varied
     batched = generate_batch(model, tokenizer, CONVERSATIONS, max_new_tokens=6, batch_size=3)
     single = [generate_batch(model, tokenizer, [c], max_new_tokens=6, batch_size=1)[0] for c in CONVERSATIONS]
     assert batched == single
     assert all(len(o) == 1 and o[0] for o in batched)  # one non-empty answer each
+    assert len({o[0] for o in batched}) == len(CONVERSATIONS)  # distinct answers: the comparison means something
+
+
+def test_dropping_finished_rows_gives_what_model_generate_gives(varied):
+    """Rows that hit EOS early leave the batch; the others' answers must not change (vs ``generate``)."""
+    import torch
+    from transformers import GenerationConfig
+
+    from harness.evaluation.generate import render_prompts
+    from harness.evaluation.greedy import greedy_tokens
+
+    model, tokenizer = varied
+    encoded = tokenizer(
+        render_prompts(tokenizer, CONVERSATIONS), return_tensors="pt", padding=True, padding_side="left",
+        add_special_tokens=False,
+    )  # fmt: skip
+    width = encoded["input_ids"].shape[1]
+    config = GenerationConfig(max_new_tokens=8, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    with torch.inference_mode():
+        free = model.generate(**encoded, generation_config=config)[:, width:].tolist()
+    # An "EOS" that row 0 emits at its 3rd token: row 0 ends early, the others run on past it.
+    eos = free[0][2]
+    assert any(eos not in row for row in free[1:]), "pick an EOS that some other row never emits"
+    config.eos_token_id = eos
+    with torch.inference_mode():
+        theirs = model.generate(**encoded, generation_config=config)[:, width:].tolist()
+    ours = greedy_tokens(model, encoded["input_ids"], encoded["attention_mask"], max_new_tokens=8, eos_ids={eos})
+    expected = [row[: row.index(eos)] if eos in row else row for row in theirs]
+    assert ours == expected
+    assert len(ours[0]) < 3 and max(len(r) for r in ours) == 8  # one row finished early, one ran to the end
+
+
+def test_a_prompt_prefix_shared_by_all_rows_is_prefilled_once_with_the_same_answers(varied):
+    """Rows without a system prompt share the template's default system turn: computed once, its KV
+    cache copied to each row, the answers must be those of ``generate`` over the whole prompts."""
+    import torch
+    from transformers import GenerationConfig
+
+    from harness.evaluation.generate import generate_batch, render_prompts
+    from harness.evaluation.greedy import shared_prefix_length
+
+    model, tokenizer = varied
+    conversations = [c for c in CONVERSATIONS if c[0]["role"] == "user"] + [[{"role": "user", "content": "Why?"}]]
+    encoded = tokenizer(
+        render_prompts(tokenizer, conversations), return_tensors="pt", padding=True, padding_side="left",
+        add_special_tokens=False,
+    )  # fmt: skip
+    shared = shared_prefix_length(encoded["input_ids"], encoded["attention_mask"])
+    assert shared >= 8 and shared < int(encoded["attention_mask"].sum(-1).min())
+    config = GenerationConfig(max_new_tokens=6, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    with torch.inference_mode():
+        output = model.generate(**encoded, generation_config=config)
+    theirs = tokenizer.batch_decode(output[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
+    ours = [o[0] for o in generate_batch(model, tokenizer, conversations, max_new_tokens=6, batch_size=3)]
+    assert ours == theirs and len(set(ours)) == 3
 
 
 def test_stop_sequence_cuts_the_answer(tiny):
@@ -53,4 +125,4 @@ def test_batch_size_fits_memory_and_respects_the_cap(tiny):
     from harness.evaluation.generate import pick_batch_size
 
     model, _ = tiny
-    assert 1 <= pick_batch_size(model, prompt_tokens=100, max_new_tokens=100) <= 32
+    assert 1 <= pick_batch_size(model, prompt_tokens=100, max_new_tokens=100) <= 64

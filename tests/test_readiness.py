@@ -22,7 +22,10 @@ def _experiment(tmp_path: Path, method: str, model: Path, prompts: int = 4, **tr
     (target / "data" / "prompts.jsonl").write_text("\n".join(rows[:prompts]) + "\n")
     config_file = target / "experiment.yaml"
     config = yaml.safe_load(config_file.read_text())
-    config["training"].update({"max_completion_length": 8, **training})
+    config["training"].update(training)
+    for rl in ("grpo", "rloo"):  # the RL method's own section (harness/training/methods)
+        if rl in config:
+            config[rl]["max_completion_length"] = 8
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
     return target
 

@@ -177,18 +177,39 @@ def test_cli_report_and_compare(run_dir: Path, tmp_path: Path, cli, capsys: pyte
     assert not re.search(r"\b(kshot|tuned_rag)\b", out) and "−0.8" in out and "Decision:" in out
 
 
+def test_a_damaged_output_is_one_line_and_the_report_shows_the_rest(
+    run_dir: Path, cli, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = run_dir / "eval" / "tuned" / "support" / "results.jsonl"
+    lines = results.read_text().splitlines()
+    lines[4] = "{not json"
+    results.write_text("\n".join(lines) + "\n")
+    assert not (run_dir / "report.md").exists()
+    code, _out, err = cli("report", str(run_dir), capsys=capsys)
+    assert code == 2  # written from what could be read; the damaged file named, one line, no traceback
+    assert err.strip().startswith(f"could not read: {results}:5: eval results: not valid JSON")
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    data = collect_run(run_dir)
+    assert "tuned" not in {v.variant for v in data.variants} and "tuned_rag" in {v.variant for v in data.variants}
+    assert f"**Could not read:** {results}:5" in (run_dir / "report.md").read_text()
+    assert "Could not read:</strong>" in (run_dir / "report.html").read_text()
+    # a later damage never replaces a good report: the partial one goes beside it
+    (run_dir / "report.md").write_text("good report")
+    code, _out, err = cli("report", str(run_dir), capsys=capsys)
+    assert code == 2 and (run_dir / "report.md").read_text() == "good report"
+    assert f"**Could not read:** {results}:5" in (run_dir / "report.partial.md").read_text()
+
+
 def test_bad_input_is_one_line_and_keeps_the_previous_report(
     run_dir: Path, cli, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_report(run_dir)
     before = (run_dir / "report.html").read_text()
-    results = run_dir / "eval" / "tuned" / "support" / "results.jsonl"
-    lines = results.read_text().splitlines()
-    lines[4] = "{not json"
-    results.write_text("\n".join(lines) + "\n")
+    for results in run_dir.glob("eval/*/support/results.jsonl"):  # nothing left to report
+        results.write_text("{not json\n")
     code, _out, err = cli("report", str(run_dir), capsys=capsys)
     assert code == 2
-    assert f"{results}:5: not valid JSON" in err and len(err.strip().splitlines()) == 1
+    assert ":1: eval results: not valid JSON" in err and len(err.strip().splitlines()) == 1
     assert (run_dir / "report.html").read_text() == before
     code, _out, err = cli("report", str(run_dir / "nowhere"), capsys=capsys)
     assert code == 2 and "no such directory" in err

@@ -169,7 +169,11 @@ def test_nan_in_a_summary_is_skipped_and_a_truncated_summary_is_one_line(tmp_pat
     from harness.report.plots import all_plots
 
     run = build_stamped_run(tmp_path / "exp")
-    summary = {"metrics": {"contains": {"mean": math.nan, "ci95": [math.nan, math.inf], "n": 4}}}
+    summary = {  # an EvalSummary as evaluation.runner writes it, with a metric that had no finite value
+        "variant": "rag", "model": "m", "adapter": None, "eval_set": "qa", "latency_s_mean": None, "n": 4,
+        "cache_key": "k", "wall_s": 1.0,
+        "metrics": {"contains": {"mean": math.nan, "ci95": [math.nan, math.inf], "n": 4}},
+    }  # fmt: skip
     (run / "eval" / "rag" / "qa" / "summary.json").write_text(json.dumps(summary))  # NaN is what json writes
     rows = (run / "eval" / "prompt" / "qa" / "results.jsonl").read_text().replace('"contains": 0', '"contains": NaN', 1)
     (run / "eval" / "prompt" / "qa" / "results.jsonl").write_text(rows)
@@ -186,8 +190,11 @@ def test_nan_in_a_summary_is_skipped_and_a_truncated_summary_is_one_line(tmp_pat
     broken = run / "eval" / "rag" / "qa" / "summary.json"
     broken.write_text('{"metrics": {"contains": {"mean": 0.')
     code, _, err = cli("report", str(run), capsys=capsys)
-    assert code == 2 and f"{broken}:1: not valid JSON" in err and len(err.strip().splitlines()) == 1
-    assert (run / "report.html").read_bytes() == before
+    # named in one line, exit 2; the good report is kept, the partial one (rows re-summarised) goes beside it
+    assert code == 2 and f"{broken}:1: eval summary: not valid JSON" in err and len(err.strip().splitlines()) == 1
+    rag = next(v for v in collect_run(run).variants if v.variant == "rag")
+    assert (run / "report.html").read_bytes() == before and rag.metrics["contains"].n == 4
+    assert (run / "report.partial.html").is_file()
 
 
 def test_a_stage_left_out_by_only_whose_inputs_changed_stops_counting_as_done(tmp_path):

@@ -299,3 +299,35 @@ def test_shipped_example_advice_scaffolds_and_validates(
     assert (target / "advice.json").is_file() and (target / "answers.yaml").is_file()
     code, out, err = cli("config", "check", str(target), capsys=capsys)
     assert code == 0 and out.startswith("ok:"), err
+
+
+# What the scaffold writes that is the experiment's own content, not a setting with a schema default.
+CONTENT = {"name", "model", "methods", "advised", "data.train", "data.preference", "data.feedback", "data.prompts",
+           "data.knowledge", "baselines.system_prompt", "evals", "rewards"}  # fmt: skip
+
+
+def _leaves(mapping: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """(dotted path, value) of every value in nested mappings; lists are values (evals, rewards: content)."""
+    out: list[tuple[str, Any]] = []
+    for key, value in mapping.items():
+        path = f"{prefix}{key}"
+        out += _leaves(value, path + ".") if isinstance(value, dict) else [(path, value)]
+    return out
+
+
+@pytest.mark.parametrize("method", ["sft+dpo", "kto", "reward+rloo", "reward+ppo", "rag+grpo"])
+@pytest.mark.parametrize("compute", ["cpu", "multi_gpu"])
+def test_scaffold_values_are_the_schemas_defaults_except_what_the_plan_sizes(method: str, compute: str) -> None:
+    """One source of defaults: a literal in the template that disagrees with harness/config.py fails here."""
+    from harness.scaffold.plan import SIZED_BY_PLAN
+    from harness.scaffold.render import schema_field
+
+    written = yaml.safe_load(render_scaffold(plan_from_flags("exp", method, compute=compute))["experiment.yaml"])
+    compared = 0
+    for path, value in _leaves(written):
+        if path in SIZED_BY_PLAN or path in CONTENT or path.split(".")[0] in CONTENT:
+            continue
+        default = schema_field(path).get_default(call_default_factory=True)
+        assert value == default, f"experiment.yaml {path}: the template writes {value!r}, the schema says {default!r}"
+        compared += 1
+    assert compared >= 18  # lora, training, the method sections, baselines, forgetting, compute

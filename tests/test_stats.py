@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from scipy.stats import binomtest
 
 from harness.report.diversity import distinct_n, self_similarity
-from harness.report.stats import bootstrap_ci, compare_paired, mcnemar_exact, paired_bootstrap, permutation_test
+from harness.stats import bootstrap_ci, compare_paired, mcnemar_exact, paired_bootstrap, permutation_test
 
 pass_fail = st.lists(st.tuples(st.integers(0, 1), st.integers(0, 1)), min_size=1, max_size=200)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.training.request import build_request
+from harness.training.resolve import build_request
 
 REPO = Path(__file__).resolve().parent.parent
 PERSONA = REPO / "examples" / "persona"

@@ -46,6 +46,15 @@ def eval_command(
     stop: Annotated[list[str] | None, typer.Option("--stop", help="Stop sequence (repeatable).")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Rows per batch (default: fits).")] = None,
     backend: Annotated[str, typer.Option("--backend", help="hf, vllm (CUDA) or auto.")] = "hf",
+    device: Annotated[
+        str, typer.Option("--device", help="auto (CUDA when present, else CPU), cpu, cuda or mps.")
+    ] = "auto",
+    precision: Annotated[
+        str,
+        typer.Option(
+            "--precision", help="auto (bf16 on CUDA where supported, else fp16; fp32 on CPU), fp32, bf16, fp16."
+        ),
+    ] = "auto",
     judge_model: Annotated[str | None, typer.Option("--judge-model", help="Judge: a local model.")] = None,
     judge_url: Annotated[str | None, typer.Option("--judge-url", help="Judge: an OpenAI-compatible URL.")] = None,
     judge_rubric: Annotated[str | None, typer.Option("--judge-rubric", help="Judge: what a good answer is.")] = None,
@@ -59,6 +68,8 @@ def eval_command(
     Example: posttrain eval --data eval.jsonl --metrics exact_match,f1 --few-shot 3 --train train.jsonl
 
     Example: posttrain eval --predictions api_outputs.jsonl --data eval.jsonl --metrics f1
+
+    Example: posttrain eval --data eval.jsonl --device cuda --precision bf16
     """
     from harness.data.mapping import parse_columns
     from harness.evaluation.runner import EvalRequest, evaluate, retriever_for
@@ -69,6 +80,8 @@ def eval_command(
 
     if backend not in ("hf", "vllm", "auto"):
         raise BadInput(f"--backend {backend}: use hf, vllm or auto")
+    if predictions is None:  # a model runs: where, by the one policy (harness.models.device), said up front
+        device, precision = _placement(device, precision)
     retriever, retriever_id = (None, None)
     if rag:
         retriever, retriever_id = retriever_for(rag, chroma_url)
@@ -91,6 +104,8 @@ def eval_command(
         stop=stop or None,
         batch_size=batch_size,
         backend=backend,  # type: ignore[arg-type]
+        device=device,
+        precision=precision,
         judge_model=judge_model,
         judge_url=judge_url,
         judge_rubric=judge_rubric,
@@ -103,6 +118,20 @@ def eval_command(
         typer.echo(json.dumps(payload, indent=2))
         return
     _print_summary(summary)
+
+
+def _placement(device: str, precision: str) -> tuple[str, str]:
+    """``--device``/``--precision`` resolved by :func:`harness.models.device.resolve_placement` (auto → cuda in
+    bf16 where supported, else cpu in fp32); a device not here is one line naming the flag."""
+    from harness.models.device import resolve_placement
+    from posttrain.errors import BadInput
+
+    try:
+        placement = resolve_placement(device, precision, purpose="infer")
+    except BadInput as error:
+        message = str(error).replace("compute.device", "--device").replace("compute.precision", "--precision")
+        raise BadInput(message) from None
+    return placement.device, placement.precision
 
 
 def _print_summary(summary: EvalSummary) -> None:
@@ -119,7 +148,8 @@ def _print_summary(summary: EvalSummary) -> None:
     console.print(table)
     latency = f"{summary.latency_s_mean:.3f} s/example" if summary.latency_s_mean is not None else "n/a"
     state = "cached: nothing was run again" if summary.cached else f"{summary.wall_s:.1f} s"
-    console.print(f"latency {latency} · {state} · results in {summary.out_dir}/results.jsonl")
+    where = f"ran on {summary.ran_on}" if summary.ran_on else "no local model ran"  # predictions, an endpoint
+    console.print(f"{where} · latency {latency} · {state} · results in {summary.out_dir}/results.jsonl")
 
 
 def register(app: typer.Typer) -> None:

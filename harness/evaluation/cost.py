@@ -3,9 +3,11 @@ context included), generated tokens, whether the answer hit ``max_new_tokens``, 
 size 1 on a small sample.
 
 Batched eval latency (batch time / rows) says nothing about serving one user; the report's decision
-needs the time a single request takes, so a few rows are generated again one at a time. To keep the
-eval's cost down (< 10% of its generation time) the sample stops once it has used a tenth of the
-batched generation's wall time, after at least one row and at most ``BS1_SAMPLE`` rows.
+needs the time a single request takes, so a few rows are generated again one at a time. Each is timed
+on a short generation (1 and ``PROBE_TOKENS`` new tokens: prefill plus per-token decode time) and
+extrapolated linearly to the answer's own length, which costs a fraction of generating it whole. To
+keep the eval's cost down the sample stops once it has used a tenth of the batched generation's wall
+time, after at least one row and at most ``BS1_SAMPLE`` rows.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 BS1_SAMPLE = 5  # rows timed at batch size 1; the median of 5 shrugs off one slow first call
 BS1_BUDGET = 0.10  # share of the batched generation time the sample may add
+PROBE_TOKENS = 8  # new tokens of the longer timing run; decode time per token is linear beyond it
 
 
 def token_counts(
@@ -44,22 +47,38 @@ def batch1_latencies(
     tokenizer: Any,
     conversations: list[list[dict[str, str]]],
     *,
+    output_tokens: list[int],
     max_new_tokens: int,
     stop: list[str] | None,
     generation_s: float,
 ) -> list[float]:
-    """Seconds per request at batch size 1 for the first rows, within the time budget above."""
+    """Seconds per request at batch size 1 for the first rows, within the time budget above.
+
+    A row that answered in ``n`` tokens costs about prefill + ``n`` decode steps: timing 1 and ``k``
+    new tokens gives both (greedy decoding repeats the answer's first ``k`` tokens exactly).
+    """
     from harness.evaluation.generate import generate_batch
+
+    def timed(conversation: list[dict[str, str]], tokens: int) -> float:
+        started = time.perf_counter()
+        generate_batch(model, tokenizer, [conversation], max_new_tokens=tokens, stop=stop, batch_size=1)
+        return time.perf_counter() - started
 
     budget = BS1_BUDGET * generation_s
     spent, seconds = 0.0, list[float]()
-    for conversation in conversations[:BS1_SAMPLE]:
+    for conversation, produced in zip(conversations[:BS1_SAMPLE], output_tokens, strict=False):
         if seconds and spent >= budget:
             break
-        started = time.perf_counter()
-        generate_batch(model, tokenizer, [conversation], max_new_tokens=max_new_tokens, stop=stop, batch_size=1)
-        seconds.append(time.perf_counter() - started)
-        spent += seconds[-1]
+        first = timed(conversation, 1)
+        spent += first
+        probe = min(PROBE_TOKENS, produced, max_new_tokens)
+        if probe <= 1:
+            seconds.append(first)
+            continue
+        longer = timed(conversation, probe)
+        spent += longer
+        per_token = max(0.0, (longer - first) / (probe - 1))
+        seconds.append(first + per_token * (produced - 1))
     return seconds
 
 

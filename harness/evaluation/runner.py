@@ -319,6 +319,7 @@ def _costs(
             model,
             tokenizer,
             conversations,
+            output_tokens=output_tokens,
             max_new_tokens=request.max_new_tokens,
             stop=request.stop,
             generation_s=generation_s,
@@ -354,7 +355,7 @@ def _score_all(
 
 
 def _summarise(request: EvalRequest, key: str, results: list[dict[str, Any]], wall_s: float) -> EvalSummary:
-    from harness.report.stats import bootstrap_ci
+    from harness.stats import bootstrap_ci
 
     metrics = {}
     for name in request.metrics:

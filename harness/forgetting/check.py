@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.forgetting.schema import ForgettingResult, TaskAccuracy, TaskDelta
-from harness.report.stats import compare_paired
+from harness.stats import compare_paired
 from posttrain.errors import BadInput, CheckFailed
 
 if TYPE_CHECKING:
@@ -158,30 +158,39 @@ def _write_items(base: ItemRows, tuned: ItemRows, path: Path) -> None:
 
 
 @functools.cache
-def _manager(include_defaults: bool) -> Any:
+def _manager(include_paths: tuple[str, ...], include_defaults: bool) -> Any:
     from lm_eval.tasks import TaskManager
 
-    # Indexing lm-eval's thousands of task YAMLs takes ~10 s, so it happens once per process.
-    return TaskManager(include_path=str(PROBE_TASKS_DIR), include_defaults=include_defaults)
+    # Indexing all of lm-eval's task YAMLs takes 10-60 s, so it happens at most once per process.
+    return TaskManager(include_path=list(include_paths), include_defaults=include_defaults)
 
 
 def _task_manager(tasks: Sequence[str]) -> Any:
-    """A TaskManager that knows the shipped probe; lm-eval's own index only when a public task is asked for."""
+    """A TaskManager that knows the shipped probe and ``tasks``, indexing no more of lm-eval than needed."""
+    from harness.forgetting.task_index import never_named, task_folders, task_names
+
     _quiet_lm_eval()
     if not tasks:
         raise BadInput(f"forgetting.tasks: empty; list lm-eval tasks such as '{PROBE_GROUP}'")
-    local = _manager(False)
+    local = _manager((str(PROBE_TASKS_DIR),), False)
     if all(t in local.all_tasks for t in tasks):
         return local
-    manager = _manager(True)
-    unknown = [t for t in tasks if t not in manager.all_tasks]
+    public = [t for t in tasks if t not in local.all_tasks]
+    folders = task_folders(public)  # plain public tasks: only their own folders are indexed
+    if folders is not None:
+        narrow = _manager((str(PROBE_TASKS_DIR), *folders), False)
+        if all(t in narrow.all_tasks for t in tasks):
+            return narrow
+    # A name no task file mentions is unknown without indexing; groups and tags need lm-eval's full index.
+    unknown = [t for t in public if never_named(t)]
+    manager = None if unknown else _manager((str(PROBE_TASKS_DIR),), True)
+    if manager is not None:
+        unknown = [t for t in tasks if t not in manager.all_tasks]
     if unknown:
         import difflib
 
-        hints = [
-            f"{t} (did you mean {', '.join(difflib.get_close_matches(t, manager.all_tasks, 3)) or '-'}?)"
-            for t in unknown
-        ]
+        names = [*local.all_tasks, *task_names()] if manager is None else list(manager.all_tasks)
+        hints = [f"{t} (did you mean {', '.join(difflib.get_close_matches(t, names, 3)) or '-'}?)" for t in unknown]
         raise BadInput(f"forgetting.tasks: unknown lm-eval task {'; '.join(hints)}; '{PROBE_GROUP}' runs offline")
     return manager
 

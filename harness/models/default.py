@@ -85,11 +85,19 @@ def ensure_default_model() -> Path:
 
 def convert_gguf(gguf: Path, out: Path) -> None:
     """De-quantise a GGUF checkpoint into a float32 safetensors directory that TRL can train."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
+    from harness.quiet import no_progress_bars
+
     hf_logging.disable_progress_bar()
+    with no_progress_bars():  # the GGUF loader's de-quantising bar ignores hf_logging
+        _convert(gguf, out)
+
+
+def _convert(gguf: Path, out: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     # The GGUF loader records a quantization_config; the weights are de-quantised already, and TRL

@@ -3,8 +3,9 @@
 Training, evaluation, the forgetting check, best-of-N and distillation all ask :func:`resolve_placement`.
 ``auto`` means CUDA when present, in bf16 where the card supports it (fp16 otherwise); on a CPU,
 inference stays in fp32 and training uses bf16 autocast only on CPUs with bf16 matrix units
-(AVX512-BF16/AMX), where a bf16 matmul runs about 4× faster than fp32 on this project's 2-core machine
-(bench/train_overhead.py) while the weights stay fp32. What the machine offers comes from a *probe*,
+(AVX512-BF16/AMX, reached through oneDNN), where a bf16 matmul runs ~2.2× faster than fp32 on this
+project's 2-core EPYC (bench/train_overhead.py measures both: ~200 vs ~91 GFLOP per CPU-second on one
+thread), while the weights stay fp32. What the machine offers comes from a *probe*,
 so a test can describe a CUDA machine without one.
 """
 
@@ -48,11 +49,17 @@ class TorchProbe:
         return bool(torch.backends.mps.is_available())
 
     def cpu_bf16(self) -> bool:
+        """bf16 matrix units the CPU has *and* torch can reach: oneDNN (mkldnn) runs bf16 matmuls on them;
+        without it a bf16 matmul is emulated and slower than fp32."""
         try:
             flags = Path("/proc/cpuinfo").read_text()
         except OSError:
             return False
-        return "avx512_bf16" in flags or "amx_bf16" in flags
+        if "avx512_bf16" not in flags and "amx_bf16" not in flags:
+            return False
+        import torch
+
+        return bool(torch.backends.mkldnn.is_available())
 
 
 @dataclass(frozen=True)

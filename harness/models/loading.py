@@ -52,6 +52,23 @@ def load_tokenizer(spec: str | None) -> Any:
     return tokenizer
 
 
+def tokenizer_for(spec: str | None, adapter: str | Path | None = None) -> Any:
+    """The tokenizer saved beside ``adapter`` when there is one, else the model's.
+
+    posttrain saves the tokenizer it trained with next to the adapter: for a base model it carries the
+    chat template training set, and the EOS that ends a turn, so evaluation prompts and stops as trained.
+    """
+    folder = Path(adapter) if adapter is not None else None
+    if folder is None or not (folder / "tokenizer_config.json").is_file():
+        return load_tokenizer(str(resolve_model(spec)))
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
 def load_model_and_tokenizer(
     spec: str | None,
     adapter: str | Path | None = None,
@@ -76,7 +93,7 @@ def load_model_and_tokenizer(
     if adapter is not None and _is_full_model(Path(adapter)):
         spec, adapter = str(adapter), None
     path = resolve_model(spec)
-    tokenizer = load_tokenizer(str(path))
+    tokenizer = tokenizer_for(str(path), adapter)
     placement = None if for_training else resolve_placement(device, precision, purpose="infer")
     weights = dtype or (placement.dtype if placement else "float32")
     model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, weights))

@@ -7,31 +7,33 @@ A weak judge (kappa < 0.4) puts a warning into the verdict: the ``judge`` scores
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
-from harness.evaluation.judge_agreement import FOLDER, WEAK_WARNING, agreement, is_weak
+from harness.evaluation.judge_agreement import WEAK_WARNING, agreement, is_weak
 from harness.report.currency import CurrentOutputs
 from harness.report.data import JudgeAgreementRow, ReportData
+from harness.runner.rundir import LABELS, RunDir, StageOutputError
 
 
-def judge_agreement(run: Path, current: CurrentOutputs, notes: list[str]) -> list[JudgeAgreementRow]:
-    """One row per eval set whose labelled answers the judge graded; unusable files become notes."""
-    from harness.report.collect import read_jsonl
-
-    base = run / FOLDER
-    if not base.is_dir():
-        return []
+def judge_agreement(
+    run: RunDir, current: CurrentOutputs, notes: list[str], problems: list[str]
+) -> list[JudgeAgreementRow]:
+    """One row per eval set whose labelled answers the judge graded; unusable rows become notes, an
+    unreadable file one line in ``problems``."""
     rows = []
-    for folder in sorted(p for p in base.iterdir() if p.is_dir()):
-        file = folder / "labels.jsonl"
+    for folder in run.judge_folders():
+        file = folder / LABELS
         if not file.is_file() or not current.keep(folder):
             continue
-        graded = read_jsonl(file)
+        try:
+            graded = run.load_judge_labels(folder) or []
+        except StageOutputError as error:
+            problems.append(str(error))
+            continue
         pairs = [(_label(r.get("human")), _label(r.get("judge"))) for r in graded]
         usable = [(h, j) for h, j in pairs if h is not None and j is not None]
         if len(usable) < len(pairs):
-            notes.append(f"{file.relative_to(run)}: {len(pairs) - len(usable)} rows without a 0/1 label left out.")
+            notes.append(f"{file.relative_to(run.root)}: {len(pairs) - len(usable)} rows without a 0/1 label left out.")
         if not usable:
             continue
         result = agreement([h for h, _ in usable], [j for _, j in usable])

@@ -23,6 +23,9 @@ def report(
 ) -> None:
     """Write report.md and a self-contained report.html for a run, and print the verdict.
 
+    A stage output that cannot be read is named on stderr (one line each) and left out; the report shows
+    the rest (beside an earlier report, which is kept, as report.partial.md/.html) and the command exits 2.
+
     Example: posttrain report my-exp/runs/latest
     """
     from harness.report.render import write_report
@@ -30,6 +33,7 @@ def report(
     data, md, html = write_report(run_dir, out)
     if as_json:
         typer.echo(data.model_dump_json(indent=2))
+        _exit_on_problems(data.problems)
         return
     from rich.console import Console
 
@@ -45,6 +49,15 @@ def report(
     for note in data.notes:
         console.print(f"[yellow]note:[/] {note}")
     console.print(f"wrote {md}\nwrote {html}")
+    _exit_on_problems(data.problems)
+
+
+def _exit_on_problems(problems: list[str]) -> None:
+    """The report was written from what could be read; each unreadable output is one line on stderr, exit 2."""
+    for problem in problems:
+        typer.echo(f"could not read: {problem}", err=True)
+    if problems:
+        raise typer.Exit(2)  # a damaged file is bad input
 
 
 def compare(
@@ -64,6 +77,7 @@ def compare(
         typer.echo(data.model_dump_json(indent=2))
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(highlight=False)
@@ -97,3 +111,5 @@ def compare(
         console.print(f"[bold]{name}[/]: Decision: {headline(run)}. {run.verdict.sentence}")
         for line in run.stale:  # what compare left out, so a missing cell is never a mystery
             console.print(f"[yellow]{name}: left out as stale:[/] {line}")
+        for line in run.problems:  # unreadable outputs, left out the same way
+            console.print(f"[yellow]{name}: could not read:[/] {escape(line)}")

@@ -1,93 +1,80 @@
-"""Collect a run directory (see the run-directory contract) into :class:`ReportData`.
+"""Collect a run directory into :class:`ReportData`, reading every stage's output through
+:class:`harness.runner.rundir.RunDir` (the paths, and the writers' models).
 
-Reads only; missing parts (no training yet, no forgetting check) become notes in the report, and
-a malformed file is a :class:`BadInput` that names the file and line.
+Reads only. Missing parts (no training yet, no forgetting check) become notes; a stage output that
+cannot be read (truncated, damaged, a field missing) becomes one line in ``problems`` naming the file,
+and the report shows everything else. Only when no eval result at all can be used is it a
+:class:`BadInput`.
 """
 
 from __future__ import annotations
 
-import json
 import math
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from harness.report.agreement import judge_agreement, with_agreement
 from harness.report.currency import CurrentOutputs
 from harness.report.data import (
     BASELINES,
-    VARIANTS,
-    ChangedExample,
     Comparison,
     CurvePoint,
-    DiversityRow,
     ForgettingRow,
     MetricCell,
     ReportData,
+    SeedSpread,
     TrainingRow,
     VariantRow,
     Verdict,
 )
 from harness.report.decision import conclude
-from harness.report.diversity import distinct_n, self_similarity
-from harness.report.stats import bootstrap_ci, compare_paired
+from harness.report.examples import TUNED, changed_examples, diversity_rows, variant_order
+from harness.report.pairing import Results, compare, metric_names, score
+from harness.report.seeds import seed_spread
 from harness.report.verdict import verdict_sentence
+from harness.runner.rundir import RunDir, StageOutputError
+from harness.stats import bootstrap_ci
 from posttrain.errors import BadInput
 
-TUNED = ("tuned", "tuned_rag")
-CHANGED_PER_DIRECTION = 3
+if TYPE_CHECKING:  # the writers' models, imported by the loaders when they run
+    from harness.evaluation.runner import EvalSummary
+    from harness.forgetting.schema import TaskDelta
+
+T = TypeVar("T")
 
 
 def resolve_run_dir(path: str | Path) -> Path:
     """Accept a run directory, or an experiment directory (its ``runs/latest``)."""
-    run = Path(path).expanduser()
-    if not run.is_dir():
-        raise BadInput(f"{run}: no such directory; pass a run directory such as EXP/runs/latest")
-    if not (run / "eval").is_dir() and (run / "runs" / "latest").is_dir():
-        run = (run / "runs" / "latest").resolve()
-    run = run.resolve()  # runs/latest is a symlink; the report names the real run id
-    if not (run / "eval").is_dir():
-        raise BadInput(f"{run}: not a run directory (no eval/ folder); run `posttrain run EXP` first")
-    return run
+    return RunDir.find(path).root
 
 
-def read_json(path: Path) -> Any:
+def _attempt(problems: list[str], load: Callable[[], T], default: T) -> T:
+    """``load()``, or ``default`` with its one-line problem recorded (the report goes on without it)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise BadInput(f"{path}:{error.lineno}: not valid JSON: {error.msg} (truncated or damaged?)") from None
-    except UnicodeDecodeError:
-        raise BadInput(f"{path}: not UTF-8 text; the file is damaged") from None
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise BadInput(f"{path}:{number}: not valid JSON: {error.msg}") from None
-        if not isinstance(row, dict):
-            raise BadInput(f"{path}:{number}: expected a JSON object per line")
-        rows.append(row)
-    return rows
+        return load()
+    except StageOutputError as error:
+        problems.append(str(error))
+        return default
 
 
 def collect_run(path: str | Path) -> ReportData:
     """Read every stage's outputs under a run directory and compute the report's tables."""
-    run = resolve_run_dir(path)
+    run = RunDir.find(path)
     notes: list[str] = []
-    current = CurrentOutputs(run)  # only outputs of the run's current stages are reported
-    config = _read_config(run)
-    results = _read_eval(run, current)
+    problems: list[str] = []
+    current = CurrentOutputs(run.root)  # only outputs of the run's current stages are reported
+    config: dict[str, Any] = _attempt(problems, run.load_config, {})
+    results, summaries = _read_eval(run, current, problems)
     primary_metric = _primary_metrics(config, results)
-    variants = [_variant_row(run, key, rows) for key, rows in sorted(results.items(), key=_order)]
+    variants = [_variant_row(key, rows, summaries.get(key)) for key, rows in sorted(results.items(), key=variant_order)]
     comparisons, best_baseline = _comparisons(results, variants)
-    advised = _advised_primary(run, config)
-    forgetting, overall, applied = _forgetting(run, notes, current)
-    training = _training(run, config, notes, current)
-    agreement = judge_agreement(run, current, notes)
+    advised = _advised_primary(run, config, problems)
+    forgetting, overall, applied = _forgetting(run, notes, problems, current)
+    training = _training(run, config, notes, problems, current)
+    seeds = _seeds(run, problems, current)  # shown beside the tuned variant's interval, with seeds.NOTE
+    agreement = judge_agreement(run, current, notes, problems)
     not_run = current.not_run()
     notes.extend(not_run)
     if stale_note := current.note():
@@ -95,12 +82,14 @@ def collect_run(path: str | Path) -> ReportData:
     if not any(v.variant in TUNED for v in variants):
         notes.append("No fine-tuned variant was evaluated (the plan had no training, or it has not run yet).")
     sentence = verdict_sentence(variants, comparisons, primary_metric, best_baseline, overall)
+    sandbox = {str(r["sandbox"]) for rows in results.values() for r in rows if r.get("sandbox")}
+    sandbox |= {s.sandbox for s in summaries.values() if s is not None and s.sandbox}
     data = ReportData(
-        run_dir=str(run),
-        run_id=run.name,
-        experiment=config.get("name"),
-        model=config.get("model"),
-        sandbox=sorted({str(r["sandbox"]) for rows in results.values() for r in rows if r.get("sandbox")}),
+        run_dir=str(run.root),
+        run_id=run.root.name,
+        experiment=_text(config.get("name")),
+        model=_text(config.get("model")),
+        sandbox=sorted(sandbox),
         advised_primary=advised,
         primary_metric=primary_metric,
         variants=variants,
@@ -109,10 +98,12 @@ def collect_run(path: str | Path) -> ReportData:
         forgetting_overall=overall,
         forgetting_adapter_applied=applied,
         training=training,
-        diversity=_diversity(results),
-        changed=_changed(results, variants, primary_metric, best_baseline),
+        seeds=seeds,
+        diversity=diversity_rows(results),
+        changed=changed_examples(results, variants, primary_metric, best_baseline),
         verdict=Verdict(sentence=sentence),
         notes=notes,
+        problems=problems,
         stale=current.stale,
         not_run=not_run,
     )
@@ -120,58 +111,34 @@ def collect_run(path: str | Path) -> ReportData:
     return with_agreement(data, agreement)  # after conclude, which rebuilds the verdict
 
 
-Results = dict[tuple[str, str], list[dict[str, Any]]]  # (eval_set, variant) -> results.jsonl rows
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
-def _order(item: tuple[tuple[str, str], Any]) -> tuple[str, int]:
-    (eval_set, variant), _ = item
-    return (eval_set, VARIANTS.index(variant) if variant in VARIANTS else len(VARIANTS))
-
-
-def _read_config(run: Path) -> dict[str, Any]:
-    from posttrain.safe_files import read_yaml
-
-    file = run / "config.yaml"
-    if not file.is_file():
-        return {}
-    raw, _ = read_yaml(file, "run config")  # size- and alias-limited; a bad file is one BadInput
-    return raw if isinstance(raw, dict) else {}
-
-
-def _read_eval(run: Path, current: CurrentOutputs) -> Results:
+def _read_eval(
+    run: RunDir, current: CurrentOutputs, problems: list[str]
+) -> tuple[Results, dict[tuple[str, str], EvalSummary | None]]:
     results: Results = {}
-    for file in sorted((run / "eval").glob("*/*/results.jsonl")):
-        variant, eval_set = file.parent.parent.name, file.parent.name
-        if not current.keep(file.parent):
+    summaries: dict[tuple[str, str], EvalSummary | None] = {}
+    unreadable = len(problems)
+    for variant, eval_set, folder in run.eval_folders():
+        if not current.keep(folder):
             continue
-        rows = read_jsonl(file)
-        for number, row in enumerate(rows, start=1):
-            if not isinstance(row.get("scores"), dict):
-                raise BadInput(f"{file}:{number}: field 'scores' must be an object of metric -> number")
+        rows = _attempt(problems, partial(run.load_eval_rows, folder), None)
+        if rows is None:
+            continue
         results[(eval_set, variant)] = rows
+        summaries[(eval_set, variant)] = _attempt(problems, partial(run.load_eval_summary, folder), None)
+    if not results and len(problems) > unreadable:
+        raise BadInput(problems[unreadable] + "; no other eval result could be used")
     if not results and current.stale:
         raise BadInput(
-            f"{run / 'eval'}: every result there is stale ({current.stale[0]}); "
-            f"rerun `posttrain run {run.parent.parent}`"
+            f"{run.eval_root}: every result there is stale ({current.stale[0]}); "
+            f"rerun `posttrain run {run.root.parent.parent}`"
         )
     if not results:
-        raise BadInput(f"{run / 'eval'}: no <variant>/<eval_set>/results.jsonl yet; run the eval stage first")
-    return results
-
-
-def _score(row: dict[str, Any], metric: str) -> float | None:
-    """The row's score on ``metric``; None when absent or not a number (a metric that could not run)."""
-    value = row["scores"].get(metric)
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-        return None  # NaN/inf: a metric that failed on this row counts as not scored
-    return float(value)
-
-
-def _metric_names(rows: list[dict[str, Any]]) -> list[str]:
-    names: dict[str, None] = {}
-    for row in rows:
-        names.update(dict.fromkeys(row["scores"]))
-    return list(names)
+        raise BadInput(f"{run.eval_root}: no <variant>/<eval_set>/results.jsonl yet; run the eval stage first")
+    return results, summaries
 
 
 def _primary_metrics(config: dict[str, Any], results: Results) -> dict[str, str]:
@@ -181,64 +148,28 @@ def _primary_metrics(config: dict[str, Any], results: Results) -> dict[str, str]
         if isinstance(spec, dict) and spec.get("metrics"):
             primary[str(spec.get("name", "eval"))] = str(spec["metrics"][0])
     for (eval_set, _variant), rows in results.items():
-        if eval_set not in primary and (names := _metric_names(rows)):
+        if eval_set not in primary and (names := metric_names(rows)):
             primary[eval_set] = names[0]
     return primary
 
 
-def _variant_row(run: Path, key: tuple[str, str], rows: list[dict[str, Any]]) -> VariantRow:
+def _variant_row(key: tuple[str, str], rows: list[dict[str, Any]], summary: EvalSummary | None) -> VariantRow:
+    """Each metric's mean and interval from the summary where it holds finite ones, else from the rows."""
     eval_set, variant = key
-    summary_file = run / "eval" / variant / eval_set / "summary.json"
-    summary = read_json(summary_file) if summary_file.is_file() else {}
-    if not isinstance(summary, dict) or not isinstance(summary.get("metrics") or {}, dict):
-        raise BadInput(f"{summary_file}: expected an object with 'metrics': {{metric: {{mean, ci95, n}}}}")
     cells = {}
-    for metric in _metric_names(rows):
-        given: Any = (summary.get("metrics") or {}).get(metric)
-        if _finite_cell(given):
-            cells[metric] = MetricCell(mean=given["mean"], ci95=tuple(given["ci95"]), n=given.get("n", len(rows)))
-        else:
-            values = [v for r in rows if (v := _score(r, metric)) is not None]
-            if not values:
-                continue
+    for metric in metric_names(rows):
+        given = summary.metrics.get(metric) if summary is not None else None
+        if given is not None and all(math.isfinite(x) for x in (given.mean, *given.ci95)):
+            cells[metric] = MetricCell(mean=given.mean, ci95=given.ci95, n=given.n)
+            continue
+        values = [v for r in rows if (v := score(r, metric)) is not None]
+        if values:
             cells[metric] = MetricCell(mean=sum(values) / len(values), ci95=bootstrap_ci(values), n=len(values))
-    latency = summary.get("latency_s_mean")
+    latency = summary.latency_s_mean if summary is not None else None
     if latency is None:
-        latencies = [float(r["latency_s"]) for r in rows if isinstance(r.get("latency_s"), (int, float))]
+        latencies = [float(r["latency_s"]) for r in rows if isinstance(r.get("latency_s"), int | float)]
         latency = sum(latencies) / len(latencies) if latencies else None
     return VariantRow(eval_set=eval_set, variant=variant, metrics=cells, latency_s=latency)
-
-
-def _finite_cell(given: Any) -> bool:
-    """A summary's metric entry with a finite mean and interval (else the rows are re-summarised).
-
-    >>> _finite_cell({"mean": 0.5, "ci95": [0.4, 0.6]}), _finite_cell({"mean": float("nan"), "ci95": [0, 1]})
-    (True, False)
-    """
-    if not isinstance(given, dict) or not isinstance(given.get("ci95"), (list, tuple)) or len(given["ci95"]) != 2:
-        return False
-    values = [given.get("mean"), *given["ci95"]]
-    return all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)
-
-
-def _paired_scores(
-    base: list[dict[str, Any]], other: list[dict[str, Any]], metric: str
-) -> list[tuple[str, float, float, dict[str, Any], dict[str, Any]]]:
-    """Pair two variants' rows by example id (by position when rows carry no id)."""
-
-    def key(i: int, row: dict[str, Any]) -> str:
-        return str(row.get("id", i))
-
-    by_id = {key(i, r): r for i, r in enumerate(base)}
-    pairs = []
-    for i, row in enumerate(other):
-        match = by_id.get(key(i, row))
-        if match is None:
-            continue
-        x, y = _score(match, metric), _score(row, metric)
-        if x is not None and y is not None:
-            pairs.append((key(i, row), x, y, match, row))
-    return pairs
 
 
 def _comparisons(results: Results, variants: list[VariantRow]) -> tuple[list[Comparison], dict[tuple[str, str], str]]:
@@ -265,160 +196,82 @@ def _comparisons(results: Results, variants: list[VariantRow]) -> tuple[list[Com
                 if v.variant not in BASELINES and has_prompt and leader != "prompt":
                     against.append("prompt")
                 for baseline in against:
-                    found = _compare(results, eval_set, metric, baseline, v.variant)
+                    found = compare(results, eval_set, metric, baseline, v.variant)
                     if found is not None:
                         comparisons.append(found)
     return comparisons, best
 
 
-def _compare(results: Results, eval_set: str, metric: str, baseline: str, variant: str) -> Comparison | None:
-    pairs = _paired_scores(results[(eval_set, baseline)], results[(eval_set, variant)], metric)
-    if not pairs:
-        return None
-    a, b = [p[1] for p in pairs], [p[2] for p in pairs]
-    paired, test = compare_paired(a, b)
-    return Comparison(
-        eval_set=eval_set,
-        metric=metric,
-        variant=variant,
-        baseline=baseline,
-        difference=paired.difference,
-        ci95=paired.ci95,
-        p_value=paired.p,
-        test=test,
-        n=len(pairs),
-        wins=sum(y > x for x, y in zip(a, b, strict=True)),
-        losses=sum(y < x for x, y in zip(a, b, strict=True)),
-    )
-
-
-def _advised_primary(run: Path, config: dict[str, Any]) -> str | None:
+def _advised_primary(run: RunDir, config: dict[str, Any], problems: list[str]) -> str | None:
     advised = config.get("advised")
     if isinstance(advised, dict) and advised.get("primary"):
         return str(advised["primary"])
-    advice_file = run / "advice.json"
-    if advice_file.is_file():
-        advice = read_json(advice_file)
-        primary = (advice.get("recommendation") or {}).get("primary")
-        return str(primary) if primary else None
-    return None
+    return _attempt(problems, run.load_advised_primary, None)
 
 
-def _forgetting_row(task: str, entry: dict[str, Any]) -> ForgettingRow:
+def _forgetting_row(task: str, entry: TaskDelta) -> ForgettingRow:
     return ForgettingRow(
         task=task,
-        base_acc=entry["base"]["acc"],
-        tuned_acc=entry["tuned"]["acc"],
-        n=entry["base"]["n"],
-        delta=entry["delta"],
-        ci95=tuple(entry["ci95"]),
-        p_value=entry["p_value"],
+        base_acc=entry.base.acc,
+        tuned_acc=entry.tuned.acc,
+        n=entry.base.n,
+        delta=entry.delta,
+        ci95=entry.ci95,
+        p_value=entry.p_value,
     )
 
 
 def _forgetting(
-    run: Path, notes: list[str], current: CurrentOutputs
+    run: RunDir, notes: list[str], problems: list[str], current: CurrentOutputs
 ) -> tuple[list[ForgettingRow], ForgettingRow | None, bool | None]:
-    file = run / "forgetting" / "forgetting.json"
+    file = run.forgetting_file
     if file.is_file() and not current.keep(file.parent):
         notes.append("No current forgetting check in this run (the one in forgetting/ is stale).")
         return [], None, None
     if not file.is_file():
         notes.append("No forgetting check in this run (forgetting/forgetting.json is missing).")
         return [], None, None
-    data = read_json(file)
-    try:
-        rows = [_forgetting_row(task, entry) for task, entry in (data.get("tasks") or {}).items()]
-        overall = _forgetting_row("all tasks", data["overall"]) if data.get("overall") else None
-    except (KeyError, TypeError, IndexError) as error:
-        raise BadInput(f"{file}: missing or malformed field {error}; expected tasks.<task>.base.acc etc.") from None
+    result = _attempt(problems, run.load_forgetting, None)
+    if result is None:
+        return [], None, None
+    rows = [_forgetting_row(task, entry) for task, entry in result.tasks.items()]
+    overall = _forgetting_row("all tasks", result.overall) if result.overall else None
     if overall is None and len(rows) == 1:
         overall = rows[0]
-    return rows, overall, data.get("adapter_applied")
+    return rows, overall, result.adapter_applied
 
 
-def _training(run: Path, config: dict[str, Any], notes: list[str], current: CurrentOutputs) -> list[TrainingRow]:
-    train_dir = run / "train"
-    if not train_dir.is_dir():
-        return []
+def _training(
+    run: RunDir, config: dict[str, Any], notes: list[str], problems: list[str], current: CurrentOutputs
+) -> list[TrainingRow]:
+    folders = {p.name: p for p in run.train_folders() if current.keep(p)}
     planned = [m for m in config.get("methods") or [] if isinstance(m, str)]
-    found = sorted(p.name for p in train_dir.iterdir() if p.is_dir() and current.keep(p))
     rows = []
-    for method in [m for m in planned if m in found] + [m for m in found if m not in planned]:
-        folder = train_dir / method
-        curve = []
-        if (folder / "metrics.jsonl").is_file():
-            for i, log in enumerate(read_jsonl(folder / "metrics.jsonl")):
-                values = {k: float(v) for k, v in log.items() if k != "step" and isinstance(v, (int, float))}
-                curve.append(CurvePoint(step=int(log.get("step", i)), values=values))
-        summary = read_json(folder / "train_summary.json") if (folder / "train_summary.json").is_file() else {}
-        if not summary:
+    for method in [m for m in planned if m in folders] + [m for m in sorted(folders) if m not in planned]:
+        folder = folders[method]
+        curve: list[tuple[int, dict[str, float]]] = _attempt(problems, partial(run.load_train_curve, folder), [])
+        summary = _attempt(problems, partial(run.load_train_summary, folder), None)
+        if summary is None and not (folder / "train_summary.json").is_file():
             notes.append(f"train/{method}: no train_summary.json; its cost is not shown.")
-        keep = ("steps", "tokens", "wall_s", "tokens_per_s", "peak_memory_mb", "adapter_size_bytes")
-        rows.append(TrainingRow(method=method, curve=curve, **{k: summary.get(k) for k in keep}))
-    return rows
-
-
-def _diversity(results: Results) -> list[DiversityRow]:
-    rows = []
-    for (eval_set, variant), items in sorted(results.items(), key=_order):
-        outputs = [str(r.get("output", "")) for r in items]
         rows.append(
-            DiversityRow(
-                eval_set=eval_set,
-                variant=variant,
-                distinct_1=distinct_n(outputs, 1),
-                distinct_2=distinct_n(outputs, 2),
-                self_similarity=self_similarity(outputs),
-                n=len(outputs),
+            TrainingRow(
+                method=method,
+                curve=[CurvePoint(step=step, values=values) for step, values in curve],
+                **(
+                    summary.model_dump(
+                        include={"steps", "tokens", "wall_s", "tokens_per_s", "peak_memory_mb", "adapter_size_bytes"}
+                    )
+                    if summary is not None
+                    else {}
+                ),
             )
         )
     return rows
 
 
-def _changed(
-    results: Results, variants: list[VariantRow], primary: dict[str, str], best: dict[tuple[str, str], str]
-) -> list[ChangedExample]:
-    """The examples where the best fine-tuned variant moved most from the best baseline, both ways."""
-    changed: list[ChangedExample] = []
-    for eval_set, metric in primary.items():
-        leader = best.get((eval_set, metric))
-        tuned = [v for v in variants if v.eval_set == eval_set and v.variant in TUNED and metric in v.metrics]
-        if leader is None:
-            continue
-        if not tuned:  # no training: show how the other baselines differ from the best one
-            tuned = [v for v in variants if v.eval_set == eval_set and v.variant != leader and metric in v.metrics]
-        if not tuned:
-            continue
-        top = max(tuned, key=lambda v: v.metrics[metric].mean).variant
-        pairs = _paired_scores(results[(eval_set, leader)], results[(eval_set, top)], metric)
-        # Largest change first; equal changes (every one of a 0/1 metric) in example order.
-        worse = sorted((p for p in pairs if p[2] < p[1]), key=lambda p: (p[2] - p[1], p[0]))
-        better = sorted((p for p in pairs if p[2] > p[1]), key=lambda p: (p[1] - p[2], p[0]))
-        worse, better = worse[:CHANGED_PER_DIRECTION], better[:CHANGED_PER_DIRECTION]
-        for direction, group in (("better", better), ("worse", worse)):
-            for ident, x, y, base_row, row in group:
-                changed.append(
-                    ChangedExample(
-                        eval_set=eval_set,
-                        metric=metric,
-                        id=ident,
-                        variant=top,
-                        baseline=leader,
-                        direction=direction,
-                        change=y - x,
-                        prompt=_prompt_text(row),
-                        reference=str(row.get("reference", "")),
-                        baseline_output=str(base_row.get("output", "")),
-                        variant_output=str(row.get("output", "")),
-                    )
-                )
-    return changed
-
-
-def _prompt_text(row: dict[str, Any]) -> str:
-    prompt = row.get("prompt", "")
-    if isinstance(prompt, list):  # a message list: show the last user turn
-        users = [m.get("content", "") for m in prompt if isinstance(m, dict) and m.get("role") == "user"]
-        return str(users[-1] if users else "")
-    return str(prompt)
+def _seeds(run: RunDir, problems: list[str], current: CurrentOutputs) -> list[SeedSpread]:
+    """The tuned variant's spread across training seeds, when the run trained more than one."""
+    if not run.seeds_file.is_file() or not current.keep(run.seeds_file.parent):
+        return []
+    results = _attempt(problems, run.load_seeds, None)
+    return seed_spread(results) if results is not None else []

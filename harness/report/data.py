@@ -68,6 +68,22 @@ class ForgettingRow(_Strict):
     p_holm: float | None = Field(None, description="Holm–Bonferroni adjusted over the subtasks.")
 
 
+class SeedSpread(_Strict):
+    """The tuned variant's score across training seeds (``training.seeds``): training variance, beside the
+    eval interval, which covers only the examples of one training run."""
+
+    eval_set: str
+    metric: str
+    variant: str = Field("tuned", description="The variant retrained per seed.")
+    seeds: list[int] = Field(description="The training seeds, the main run's first.")
+    scores: list[float] = Field(description="The variant's mean score per seed, in the order of seeds.")
+    mean: float
+    low: float = Field(description="The lowest score over the seeds.")
+    high: float = Field(description="The highest score over the seeds.")
+    sd: float | None = Field(None, description="Sample standard deviation across seeds (n − 1); none for one seed.")
+    n: int = Field(description="Seeds with a score.")
+
+
 class CurvePoint(_Strict):
     step: int
     values: dict[str, float] = Field(description="loss, reward, learning_rate … logged at this step.")
@@ -198,7 +214,12 @@ class ReportData(_Strict):
     judge_agreement: list[JudgeAgreementRow] = Field(
         default_factory=list, description="Per eval set with judge.labels: does the judge grade as people do?"
     )
+    seeds: list[SeedSpread] = Field(default_factory=list, description="Spread of the tuned variant across seeds.")
     notes: list[str] = Field(default_factory=list, description="What was missing or skipped, in words.")
+    problems: list[str] = Field(
+        default_factory=list,
+        description="Stage outputs that could not be read ('file[:line]: what'); the report shows the rest.",
+    )
     stale: list[str] = Field(
         default_factory=list, description="Outputs left out as stale ('folder: why'): not made by the current run."
     )

@@ -25,6 +25,7 @@ from harness.report.data import (
     VariantRow,
 )
 from harness.report.diagnosis import cost_text
+from harness.report.pairing import Results, compare, paired_scores
 from harness.report.power import (
     graded_detectable,
     graded_pairs_needed,
@@ -45,7 +46,6 @@ from harness.report.verdict import (
 )
 
 DEFAULT_MARGIN_POINTS = 5.0
-Results = dict[tuple[str, str], list[dict[str, Any]]]
 
 
 def conclude(data: ReportData, results: Results, config: dict[str, Any]) -> ReportData:
@@ -95,12 +95,6 @@ def _holm_forgetting(data: ReportData) -> list[Any]:
     return [r.model_copy(update={"p_holm": p}) for r, p in zip(rows, adjusted, strict=True)]
 
 
-def _compare(results: Results, eval_set: str, metric: str, baseline: str, variant: str) -> Comparison | None:
-    from harness.report.collect import _compare as compare  # collect imports this module: import late
-
-    return compare(results, eval_set, metric, baseline, variant)
-
-
 def verdict_tests(
     results: Results, variants: list[VariantRow], primary: dict[str, str], advised: str | None
 ) -> list[Comparison]:
@@ -115,7 +109,7 @@ def verdict_tests(
             continue
         anchor = max(ours, key=lambda v: v.metrics[metric].mean).variant
         for other in rows:
-            if other.variant != anchor and (found := _compare(results, eval_set, metric, other.variant, anchor)):
+            if other.variant != anchor and (found := compare(results, eval_set, metric, other.variant, anchor)):
                 tests.append(found)
     adjusted = holm([t.p_value for t in tests])
     return [t.model_copy(update={"p_holm": p}) for t, p in zip(tests, adjusted, strict=True)]
@@ -153,7 +147,7 @@ def decide(
     against: dict[tuple[str, str], Comparison] = {}
     for e in sets:
         for c in candidates:
-            if c != best[e] and (found := _compare(results, e, primary[e], best[e], c)):
+            if c != best[e] and (found := compare(results, e, primary[e], best[e], c)):
                 against[(e, c)] = found  # difference = candidate − best
 
     def within(c: str, e: str) -> bool:
@@ -374,22 +368,20 @@ def _power_rows(
     other_of: dict[str, str | None],
 ) -> list[PowerRow]:
     """Per eval set, the power of the comparison the decision rests on (the best vs ``other_of[set]``)."""
-    from harness.report.collect import _paired_scores
-
     rows = []
     for e in sets:
         other = other_of.get(e)
         if other is None or other == best[e] or (e, other) not in results:
             continue
         metric = primary[e]
-        pairs = _paired_scores(results[(e, other)], results[(e, best[e])], metric)
+        pairs = paired_scores(results[(e, other)], results[(e, best[e])], metric)
         if not pairs:
             continue
         diffs = [p[2] - p[1] for p in pairs]
         n = len(diffs)
         observed = sum(diffs) / n
         binary = all(p[1] in (0.0, 1.0) and p[2] in (0.0, 1.0) for p in pairs)
-        test = _compare(results, e, metric, other, best[e])
+        test = compare(results, e, metric, other, best[e])
         significant = bool(test and test.p_value < ALPHA)
         if binary:
             discordant = sum(d != 0 for d in diffs) / n

@@ -140,8 +140,6 @@ def cost_text(cost: CostRow | None) -> str:
     """
     if cost is None:
         return "not measured"
-    from harness.report.render import _size
-
     parts = []
     if cost.train_wall_s is not None or cost.train_tokens is not None:
         train = [f"training {cost.train_wall_s:.0f} s" if cost.train_wall_s is not None else "training"]
@@ -150,7 +148,7 @@ def cost_text(cost: CostRow | None) -> str:
         if cost.peak_memory_mb is not None:
             train.append(f"peak memory {cost.peak_memory_mb:.0f} MB")
         if cost.adapter_size_bytes is not None:
-            train.append(f"adapter {_size(cost.adapter_size_bytes)}")
+            train.append(f"adapter {size_text(cost.adapter_size_bytes)}")
         parts.append(", ".join(train))
     elif cost.variant.startswith("tuned"):
         parts.append("training cost not recorded")
@@ -164,3 +162,18 @@ def cost_text(cost: CostRow | None) -> str:
         approx = "≈" if cost.tokens_estimated else ""
         parts.append(f"{approx}${cost.usd_per_1k_requests:.2f} per 1,000 requests")
     return "; ".join(parts)
+
+
+def size_text(n: float | None) -> str:
+    """Bytes in binary units.
+
+    >>> size_text(9_437_184), size_text(512), size_text(None)
+    ('9.0 MiB', '512 B', '–')
+    """
+    if n is None:
+        return "–"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"  # pragma: no cover

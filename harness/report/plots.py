@@ -118,6 +118,14 @@ def training_plot(data: ReportData) -> str | None:
             points = [(p.step, p.values[key]) for p in run.curve if key in p.values and _finite(p.values[key])]
             if points:
                 ax.plot([s for s, _ in points], [v for _, v in points], color=color, lw=1.4, label=key)
+        # The validation split is evaluated every save_steps: few points, so markers; the lowest one is the
+        # checkpoint the adapter came from (a reward model is kept by accuracy instead, so no mark there).
+        val = [(p.step, p.values["eval_loss"]) for p in run.curve if _finite(p.values.get("eval_loss"))]
+        if val:
+            ax.plot([s for s, _ in val], [v for _, v in val], color=BAD, lw=1.2, marker="o", ms=3, label="val loss")
+            if run.method != "reward":
+                best = min(val, key=lambda point: point[1])
+                ax.plot([best[0]], [best[1]], marker="*", ms=9, color=BAD, ls="none", label=f"best (step {best[0]})")
         ax.set_title(run.method.upper(), loc="left", fontsize=9, color=INK)
         ax.set_xlabel("step")
         ax.legend(frameon=False, fontsize=8)

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from harness.report.data import ReportData
+from harness.report.diagnosis import size_text
+from harness.report.seeds import NOTE as SEED_NOTE
 from harness.report.verdict import label, p_text, scale_of
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "report"
@@ -33,7 +35,7 @@ def _environment(autoescape: bool) -> Any:
         scaled=lambda x, scale=1.0, digits=1: f"{x * scale:.{digits}f}".replace("-", "−"),
         pvalue=p_text,
         label=label,
-        size=_size,
+        size=size_text,
         seconds=lambda s: "–" if s is None else (f"{s:.0f} s" if s >= 10 else f"{s:.2f} s"),
         short=_short,
         task=lambda t: t.replace("posttrain_general_", "general: "),
@@ -62,21 +64,6 @@ def _short(text: str, limit: int = 220) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def _size(n: float | None) -> str:
-    """Bytes in binary units.
-
-    >>> _size(9_437_184), _size(512), _size(None)
-    ('9.0 MiB', '512 B', '–')
-    """
-    if n is None:
-        return "–"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"  # pragma: no cover
-
-
 def _context(data: ReportData, plots: dict[str, str] | None) -> dict[str, Any]:
     scales = {}
     for eval_set in dict.fromkeys(v.eval_set for v in data.variants):
@@ -87,7 +74,17 @@ def _context(data: ReportData, plots: dict[str, str] | None) -> dict[str, Any]:
         eval_set: list(dict.fromkeys(m for v in data.variants if v.eval_set == eval_set for m in v.metrics))
         for eval_set in dict.fromkeys(v.eval_set for v in data.variants)
     }
-    return {"d": data, "plots": plots or {}, "scales": scales, "metrics": metrics, "headline": headline(data)}
+    seeds = {(s.eval_set, s.metric, s.variant): s for s in data.seeds}  # shown beside that variant's interval
+    return {
+        "d": data,
+        "plots": plots or {},
+        "scales": scales,
+        "metrics": metrics,
+        "headline": headline(data),
+        "seeds": seeds,
+        "seeds_in": lambda eval_set: any(s.eval_set == eval_set for s in data.seeds),
+        "seed_note": SEED_NOTE,
+    }
 
 
 def headline(data: ReportData) -> str:
@@ -142,14 +139,21 @@ class ReportPaths(NamedTuple):
 
 
 def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> ReportPaths:
-    """Collect ``run_dir`` and write ``report.md`` and ``report.html`` (into ``out_dir`` or the run dir)."""
+    """Collect ``run_dir`` and write ``report.md`` and ``report.html`` (into ``out_dir`` or the run dir).
+
+    When a stage output cannot be read and a report is already there, that report and its verdict are
+    kept and the partial one is written beside them as ``report.partial.md``/``.html``: a damaged file
+    never replaces a good report.
+    """
     from harness.report.collect import collect_run
 
     data = collect_run(run_dir)
     target = Path(out_dir) if out_dir is not None else Path(data.run_dir)
     target.mkdir(parents=True, exist_ok=True)
     markdown, html = render_markdown(data), render_html(data)
-    _write_atomic(target / "report.md", markdown)
-    _write_atomic(target / "report.html", html)
-    _write_atomic(target / "verdict.txt", verdict_text(data))
-    return ReportPaths(data, target / "report.md", target / "report.html")
+    stem = "report.partial" if data.problems and (target / "report.md").exists() else "report"
+    _write_atomic(target / f"{stem}.md", markdown)
+    _write_atomic(target / f"{stem}.html", html)
+    if stem == "report":
+        _write_atomic(target / "verdict.txt", verdict_text(data))
+    return ReportPaths(data, target / f"{stem}.md", target / f"{stem}.html")

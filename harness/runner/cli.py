@@ -25,6 +25,10 @@ def run(
         bool, typer.Option("--new", help="Start a new run folder instead of continuing the latest.")
     ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan with estimates; run nothing.")] = False,
+    compute: Annotated[
+        str | None,
+        typer.Option("--compute", help="With --dry-run: what fits on gpu_24gb, gpu_80gb or cpu (memory, time)."),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
     allow_unsandboxed: Annotated[bool, typer.Option("--allow-unsandboxed", help=ALLOW_HELP)] = False,
 ) -> None:
@@ -33,19 +37,19 @@ def run(
     Reruns skip unchanged stages; an interrupted run resumes (training from its checkpoint).
     Stages: check, baselines, train, tuned, forgetting, report.
 
-    Example: posttrain run my-exp --dry-run ; posttrain run my-exp ; posttrain run my-exp --from tuned
+    Example: posttrain run my-exp --dry-run --compute gpu_24gb ; posttrain run my-exp --from tuned
     """
     import json
 
     console = _console()
     if dry_run:
         from harness.config import load_config
-        from harness.runner.estimate import estimate
+        from harness.runner.estimate import estimate, plan_records
 
         config = load_config(directory)
-        rows = estimate(config, directory.resolve())
-        if json_out:
-            typer.echo(json.dumps(dict(rows), indent=2))
+        rows = estimate(config, directory.resolve(), compute=compute)
+        if json_out:  # the estimates, and the train requests `posttrain run` would make (the one resolver)
+            typer.echo(json.dumps({**dict(rows), "plan": plan_records(config, directory.resolve())}, indent=2))
             return
         from rich.table import Table
 

@@ -183,6 +183,11 @@ def run_demo(
     if show_advice is not None:
         show_advice(advice)
     result = run_experiment(exp_dir, say=say)
+    ran = [o for o in result.outcomes if o.status == "ran"]
+    if ran:  # what the run cost, stage by stage: CPU time is what compares on a shared machine
+        parts = ", ".join(f"{o.name} {o.wall_s:.0f} s" for o in ran)
+        wall, cpu = sum(o.wall_s for o in ran), sum(o.cpu_s for o in ran)
+        say(f"[dim]stages: {parts}; {wall:.0f} s in all ({cpu:.0f} s CPU)[/]")
     verdict_file = result.run_dir / "verdict.txt"
     verdict = verdict_file.read_text().strip() if verdict_file.is_file() else "(no verdict: see the report)"
     return DemoResult(advice=advice, exp_dir=exp_dir, report_html=result.report_html, verdict=verdict)

@@ -12,9 +12,12 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.config import ExperimentConfig
+
+if TYPE_CHECKING:
+    from harness.training.resolve import PlannedStep
 
 # Shares of the measured fp32 matmul peak that real work reaches on CPU, calibrated on the support
 # demo (2 cores): training ~35% (TRL), batched generation ~10% (small matrices, per-token overheads),
@@ -82,15 +85,27 @@ def _mean_tokens(path: Path | None, tokenizer: Any, sample: int = 200) -> tuple[
     return len(rows), sum(lengths) / len(lengths)
 
 
-def estimate(config: ExperimentConfig, exp_dir: Path) -> list[tuple[str, str]]:
-    """Rows of (what, estimate) for the dry-run table."""
+def estimate(config: ExperimentConfig, exp_dir: Path, compute: str | None = None) -> list[tuple[str, str]]:
+    """Rows of (what, estimate) for the dry-run table; ``compute`` (gpu_24gb, gpu_80gb, cpu) adds what fits there."""
     from harness.config import resolve_path
     from harness.models.loading import load_tokenizer, resolve_model
+    from harness.runner.memory_plan import COMPUTE, shape_config
+    from posttrain.errors import BadInput
 
-    model_dir = resolve_model(config.model)
-    shape = model_shape(json.loads((model_dir / "config.json").read_text()), config.lora.r)
-    tokenizer = load_tokenizer(str(model_dir))
+    if compute is not None and compute not in (*COMPUTE, "cpu"):  # before anything slow
+        raise BadInput(f"--compute {compute}: unknown; choose from {', '.join([*COMPUTE, 'cpu'])}")
+    # A well-known name (Qwen2.5-7B, Llama-3.1-8B, ...) is planned from its shape: nothing is downloaded,
+    # and token counts come from the default model's tokenizer (close enough for a plan).
+    model_config = None if Path(config.model).expanduser().exists() else shape_config(config.model)
+    if model_config is None:
+        model_dir = resolve_model(config.model)
+        model_config = json.loads((model_dir / "config.json").read_text())
+        tokenizer = load_tokenizer(str(model_dir))
+    else:
+        tokenizer = load_tokenizer(None)
+    shape = model_shape(model_config, config.lora.r)
     peak = matmul_flops_per_s()
+    planned: tuple[int, float] | None = None  # the first trained method's (steps, mean tokens) for `compute`
     cfg_file = exp_dir / "experiment.yaml"
     rows: list[tuple[str, str]] = [
         ("model", f"{config.model}: {shape.params / 1e6:.0f}M parameters"),
@@ -98,38 +113,38 @@ def estimate(config: ExperimentConfig, exp_dir: Path) -> list[tuple[str, str]]:
     ]
     per_token = (6 if config.lora.full_finetune else 4) * shape.params
     total_train_s, total_tokens = 0.0, 0
-    for method in config.methods:
-        if method in ("ppo", "external"):  # trained elsewhere (harness.training.methods): no cost here
-            rows.append((f"train {method}", "not run by posttrain: trained elsewhere, then evaluated here"))
+    for step in planned_steps(config, exp_dir):
+        label = f"train {step.method}" + (f" (seed {step.seed})" if step.seed != config.training.seed else "")
+        if step.request is None:  # trained elsewhere (harness.training.methods): no cost here
+            rows.append((label, "not run by posttrain: trained elsewhere, then evaluated here"))
             continue
-        t = config.training.for_method(method)
-        path = {
-            "sft": config.data.train[0].path if config.data.train else None,
-            "dpo": config.data.preference,
-            "reward": config.data.preference,
-            "kto": config.data.feedback,
-            "grpo": config.data.prompts,
-            "rloo": config.data.prompts,
-        }[method]
-        n_rows, mean_tokens = _mean_tokens(resolve_path(cfg_file, path), tokenizer)
+        request = step.request
+        t = request.training
+        n_rows, mean_tokens = _mean_tokens(Path(request.data[0].path), tokenizer)
         per_step = t.batch_size * t.gradient_accumulation
         steps = t.max_steps or max(1, math.ceil(t.epochs * n_rows / per_step))
         seq = min(t.max_length, mean_tokens or t.max_length)
-        factor = 2 if method in ("dpo", "reward") else 1  # chosen + rejected
+        factor = 2 if step.method in ("dpo", "reward") else 1  # chosen + rejected
         tokens = int(steps * per_step * seq * factor)
         seconds = tokens * per_token / (peak * TRAIN_EFFICIENCY)
-        if method in ("grpo", "rloo"):  # sampling dominates: num_generations completions per prompt
-            gen_tokens = steps * per_step * t.max_completion_length
+        if step.method in ("grpo", "rloo"):  # sampling dominates: num_generations completions per prompt
+            gen_tokens = steps * per_step * getattr(request, step.method).max_completion_length
             seconds += gen_tokens * 2 * shape.params / (peak * GENERATE_EFFICIENCY)
-        if method in ("dpo", "kto") and not config.lora.full_finetune:
+        if step.method in ("dpo", "kto") and not config.lora.full_finetune:
             seconds *= 1.5  # reference log-probs: one more forward pass with the adapter disabled
         total_train_s += seconds
         total_tokens += tokens
-        rows.append((f"train {method}", f"{steps} steps × {per_step} examples ≈ {tokens:,} tokens, ~{_dur(seconds)}"))
+        planned = planned or (steps, seq)
+        start = f", from {Path(request.adapter).name}" if request.adapter else ""
+        where = step.out.relative_to(exp_dir) if step.out.is_relative_to(exp_dir) else step.out
+        rows.append(
+            (label, f"{steps} steps × {per_step} examples ≈ {tokens:,} tokens, ~{_dur(seconds)} → {where}{start}")
+        )
     eval_rows = sum(
         _mean_tokens(resolve_path(cfg_file, e.path), tokenizer)[0] if e.limit is None else e.limit for e in config.evals
     )
     variants = 1 + (config.baselines.few_shot > 0) + 2 * bool(config.data.knowledge) + bool(config.methods)
+    variants += len(config.training.seeds) * bool(config.methods)  # each extra seed's adapter, as `tuned`
     gen_tokens = eval_rows * variants * max(e.max_new_tokens for e in config.evals)
     eval_s = gen_tokens * 2 * shape.params / (peak * GENERATE_EFFICIENCY) * 0.5  # answers stop early on average
     rows.append(("evaluation", f"{eval_rows} examples × {variants} variants, ~{_dur(eval_s)}"))
@@ -146,10 +161,55 @@ def estimate(config: ExperimentConfig, exp_dir: Path) -> list[tuple[str, str]]:
     peak_gib = (weights + acts) / 2**30 + PROCESS_BASE_GIB
     rows.append(("peak memory", f"~{peak_gib:.1f} GiB (training, plus libraries and the eval model)"))
     adapter = shape.lora_params * 4 if not config.lora.full_finetune else shape.params * 4
-    disk = adapter * (1 + 3 * 2) * max(1, len(config.methods)) + 50 * 2**20
+    runs = max(1, len(config.methods)) * (1 + len(config.training.seeds))  # each extra seed trains the plan again
+    disk = adapter * (1 + 3 * 2) * runs + 50 * 2**20
     rows.append(("disk", f"~{disk / 2**20:.0f} MiB (adapters, 2 checkpoints each, results)"))
     rows.append(("training tokens", f"{total_tokens:,}"))
+    if compute is not None:
+        rows.extend(_compute_rows(config, model_config, compute, planned, peak))
     return rows
+
+
+def _compute_rows(
+    config: ExperimentConfig, model_config: dict[str, Any], compute: str, planned: tuple[int, float] | None,
+    peak: float,
+) -> list[tuple[str, str]]:  # fmt: skip
+    """What fits on ``compute`` and how long it takes (harness.runner.memory_plan)."""
+    import os
+
+    from harness.runner.memory_plan import COMPUTE, compute_rows, cpu_compute
+
+    if compute == "cpu":
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+        target = cpu_compute(peak, ram)
+    else:
+        target = COMPUTE[compute]
+    steps, seq = planned or (config.training.max_steps or 1, float(config.training.max_length))
+    return compute_rows(config.model, model_config, config, target, steps, seq)
+
+
+def planned_steps(config: ExperimentConfig, exp_dir: Path) -> list[PlannedStep]:
+    """The train stage's steps as ``posttrain run`` would resolve them now (the same resolver, the same run
+    folder: the latest run, or ``runs/(new)`` when a run would start afresh)."""
+    from harness.training.resolve import resolve_plan
+
+    latest = exp_dir / "runs" / "latest"
+    run_dir = latest.resolve() if latest.is_dir() else exp_dir / "runs" / "(new)"
+    return resolve_plan(config, exp_dir, run_dir / "train")
+
+
+def plan_records(config: ExperimentConfig, exp_dir: Path) -> list[dict[str, Any]]:
+    """The dry run's ``plan``: each step's method, seed, folder, starting adapter and request fingerprint."""
+    return [
+        {
+            "method": s.method,
+            "seed": s.seed,
+            "out": str(s.out),
+            "adapter": s.request.adapter if s.request else None,
+            "fingerprint": s.request.fingerprint() if s.request else None,
+        }
+        for s in planned_steps(config, exp_dir)
+    ]
 
 
 def _index_row(config: ExperimentConfig, exp_dir: Path, rows: list[tuple[str, str]], peak: float) -> float:

@@ -64,7 +64,7 @@ def read_json_file(path: Path, what: str) -> Any:
 
 
 class Manifest:
-    """``manifest.json`` in a run directory: stage -> {hash, status, wall_s, finished}, and the identity."""
+    """``manifest.json`` in a run directory: stage -> {hash, status, wall_s, cpu_s, finished}, and the identity."""
 
     def __init__(self, run_dir: Path):
         self.path = run_dir / MANIFEST
@@ -93,8 +93,11 @@ class Manifest:
         entry = self.stages.get(str(stamp.get("stage")))
         return bool(entry and entry.get("status") == "done" and entry.get("hash") == stamp.get("inputs"))
 
-    def mark(self, stage: str, input_hash: str, status: str, wall_s: float | None = None) -> None:
-        self.stages[stage] = {"hash": input_hash, "status": status, "wall_s": wall_s, "finished": time.time()}
+    def mark(
+        self, stage: str, input_hash: str, status: str, wall_s: float | None = None, cpu_s: float | None = None
+    ) -> None:
+        entry = {"hash": input_hash, "status": status, "wall_s": wall_s, "cpu_s": cpu_s, "finished": time.time()}
+        self.stages[stage] = entry
         self._save()
 
     def set_status(self, stage: str, status: str) -> None:

@@ -18,6 +18,7 @@ class StageOutcome:
     name: str
     status: str  # ran | skipped | disabled
     wall_s: float = 0.0
+    cpu_s: float = 0.0  # user + sys of this process and its children: comparable on a loaded machine
 
 
 @dataclass
@@ -65,7 +66,7 @@ def run_experiment(
     say: Callable[[str], None] = print,
 ) -> RunResult:
     """Run an experiment folder's stages into ``runs/<id>/`` (the latest run unless ``new_run``)."""
-    from harness.quiet import quiet_libraries
+    from harness.quiet import bars_only_on_a_terminal, quiet_libraries
 
     quiet_libraries()
     selected, forced = select_stages(only, start, force)
@@ -98,11 +99,13 @@ def run_experiment(
             set_aside(ctx, stage)  # same hash and unfinished: an interrupted run, which resumes instead
         ctx.manifest.mark(stage.name, digest, "running")
         ctx.stage, ctx.digest = stage.name, digest
-        started = time.perf_counter()
-        stage.run(ctx)
-        wall = time.perf_counter() - started
-        ctx.manifest.mark(stage.name, digest, "done", wall_s=round(wall, 2))
-        result.outcomes.append(StageOutcome(stage.name, "ran", wall))
+        started, cpu_started = time.perf_counter(), _cpu_seconds()
+        with bars_only_on_a_terminal():
+            stage.run(ctx)
+        wall, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_started
+        ctx.manifest.mark(stage.name, digest, "done", wall_s=round(wall, 2), cpu_s=round(cpu, 2))
+        result.outcomes.append(StageOutcome(stage.name, "ran", round(wall, 2), round(cpu, 2)))
+        say(f"[dim]  {stage.name} done in {wall:.0f} s ({cpu:.0f} s CPU)[/]")
     return result
 
 
@@ -128,6 +131,14 @@ def _mark_if_outdated(ctx: RunContext, stage: Stage) -> None:
     if entry and entry.get("status") == "done" and entry.get("hash") != stage_hash(ctx, stage):
         ctx.manifest.set_status(stage.name, "outdated")
         ctx.say(f"[yellow]! {stage.name}[/]: its inputs changed since it ran; its results are left out until it reruns")
+
+
+def _cpu_seconds() -> float:
+    """CPU time used so far by this process and its finished children (user + sys)."""
+    import os
+
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _needed(ctx: RunContext, name: str) -> bool:

@@ -128,7 +128,7 @@ def measure(ctx: RunContext) -> Readiness:
             model,
             tokenizer,
             conversations[start : start + CHUNK],
-            max_new_tokens=cfg.training.max_completion_length,
+            max_new_tokens=(cfg.rloo if rl == "rloo" else cfg.grpo).max_completion_length,  # the method's section
             do_sample=True,
             temperature=1.0,  # GRPO's and RLOO's sampling temperature in TRL
             num_return_sequences=SAMPLES,

@@ -73,12 +73,15 @@ def _baseline_inputs(ctx: RunContext) -> dict[str, Any]:
 
 
 def _train_inputs(ctx: RunContext) -> dict[str, Any]:
+    from harness.training.methods import registry
+
     cfg = ctx.config
     rewards_file = ctx.exp_dir / "rewards.py"
     return {
         "model": cfg.model,
         "methods": cfg.methods,
         "lora": cfg.lora.model_dump(),
+        # training.seeds too: each extra seed trains the plan again (into train/seed-N/)
         "training": cfg.training.model_dump(exclude={"max_steps"}),  # more steps continue the same run
         "train": [(s.path, s.weight, ctx.data_hash(s.path)) for s in cfg.data.train],
         "preference": ctx.data_hash(cfg.data.preference),
@@ -86,7 +89,7 @@ def _train_inputs(ctx: RunContext) -> dict[str, Any]:
         "feedback": ctx.data_hash(cfg.data.feedback),
         "read_as": [[s.columns, s.split] for s in cfg.data.train] + [v.model_dump() for v in cfg.data.read_as.values()],
         # each method's own section (harness/training/methods): a changed KTO beta retrains
-        "method_settings": {m: getattr(cfg, m).model_dump() for m in ("kto", "rloo", "ppo", "external")},
+        "method_settings": {m: cfg.section(m).model_dump() for m in registry()},
         "replay": cfg.data.replay.model_dump() if cfg.data.replay else None,
         "rewards": [r.model_dump() for r in cfg.rewards],
         "rewards_py": ctx.data_hash(str(rewards_file)) if rewards_file.is_file() else None,
@@ -110,6 +113,7 @@ def _tuned_inputs(ctx: RunContext) -> dict[str, Any]:
         "model": cfg.model,
         "weights": _outside_weights(ctx),
         "evals": _eval_inputs(ctx),
+        "seeds": [cfg.training.seed, *cfg.training.seeds],  # each extra seed's adapter is evaluated too
         "system_prompt": cfg.baselines.system_prompt,
         "rag": cfg.baselines.rag.model_dump(),
         "knowledge": ctx.data_hash(cfg.data.knowledge),
@@ -158,10 +162,14 @@ def _retriever(ctx: RunContext) -> tuple[Any, str] | None:
     return Retriever(store, chroma_url=rag.chroma_url), f"docs:{info.fingerprint}"
 
 
-def _evaluate_variants(ctx: RunContext, variants: list[tuple[str, dict[str, Any]]]) -> None:
+def _evaluate_variants(
+    ctx: RunContext, variants: list[tuple[str, dict[str, Any]]], folder: tuple[str, ...] = ("eval",)
+) -> dict[tuple[str, str], Any]:
+    """Score each variant on every eval set into ``RUN/<folder>/<variant>/<set>``; the summaries by (variant, set)."""
     from harness.evaluation.runner import EvalRequest, evaluate
 
     cfg = ctx.config
+    summaries: dict[tuple[str, str], Any] = {}
     for variant, extra in variants:
         for spec in cfg.evals:
             request = EvalRequest(
@@ -175,7 +183,7 @@ def _evaluate_variants(ctx: RunContext, variants: list[tuple[str, dict[str, Any]
                 seed=cfg.training.seed,
                 columns=spec.columns,  # evals[].columns, e.g. reference: answer
                 split=spec.split,
-                out=str(ctx.stage_dir("eval", variant, spec.name)),
+                out=str(ctx.stage_dir(*folder, variant, spec.name)),
                 # The judge metric's judge (experiment.yaml evals[].judge; the config check requires one for it).
                 judge_model=spec.judge.model if spec.judge else None,
                 judge_url=spec.judge.url if spec.judge else None,
@@ -185,11 +193,13 @@ def _evaluate_variants(ctx: RunContext, variants: list[tuple[str, dict[str, Any]
                 **({"model": cfg.model} | extra),  # a tuned variant may bring its own base (external, ppo)
             )
             summary = evaluate(request)
-            ctx.stamp(ctx.run_dir / "eval" / variant / spec.name)
+            summaries[(variant, spec.name)] = summary
+            ctx.stamp(ctx.run_dir.joinpath(*folder, variant, spec.name))
             scores = ", ".join(
                 f"{m} {s.mean:.3f} [{s.ci95[0]:.2f}, {s.ci95[1]:.2f}]" for m, s in summary.metrics.items()
             )
             ctx.say(f"  {variant:<9} {spec.name}: {scores}")
+    return summaries
 
 
 def run_baselines(ctx: RunContext) -> None:
@@ -251,51 +261,20 @@ def _hosted_variants(cfg: Any, retriever: tuple[Any, str] | None) -> list[tuple[
 
 
 def run_train(ctx: RunContext) -> None:
-    from harness.config import TrainSource, resolved_rewards
+    """Train the plan in order, as :func:`harness.training.resolve.resolve_plan` lays it out (seeds too)."""
     from harness.training import train
-    from harness.training.methods import method_named
-    from harness.training.request import TrainRequest
+    from harness.training.resolve import resolve_plan
 
-    cfg = ctx.config
-    previous: Path | None = None
-    for method in cfg.methods:
-        spec = method_named(method)
-        if not spec.runs_here:  # trained elsewhere: external is checked and recorded, ppo is handed off
+    for step in resolve_plan(ctx.config, ctx.exp_dir, ctx.run_dir / "train"):
+        if step.request is None:  # trained elsewhere: external is checked and recorded, ppo is handed off
             from harness.training.handoff import outside_step
 
-            outside_step(ctx, method, previous)
+            outside_step(ctx, step.method, step.chained)
             continue
-        if spec.data_field == "data.train":
-            sources = [
-                TrainSource(path=str(ctx.path(s.path) or s.path), weight=s.weight, columns=s.columns, split=s.split)
-                for s in cfg.data.train
-            ]
-        else:  # read with its column mapping and split (data.preference: {path, columns, split})
-            given = cfg.data.source(str(spec.data_field).removeprefix("data."))
-            assert given is not None  # the config requires the field for the method
-            sources = [given.model_copy(update={"path": str(ctx.path(given.path) or given.path)})]
-        out = ctx.run_dir / "train" / method
-        request = TrainRequest(
-            method=method,
-            model=cfg.model,
-            data=sources,
-            out=str(out),
-            adapter=str(previous) if previous is not None and spec.chains_policy else None,
-            system_prompt=cfg.baselines.system_prompt,
-            lora=cfg.lora,
-            training=cfg.training.for_method(method),
-            rewards=resolved_rewards(cfg.rewards, ctx.run_dir / "train" / "reward"),
-            kto=cfg.kto,
-            rloo=cfg.rloo,
-            replay=cfg.data.replay if method == "sft" else None,
-            compute=cfg.compute,
-            base_dir=str(ctx.exp_dir),
-        )
-        summary = train(request)
-        ctx.stamp(out)
-        ctx.say(f"  {summary.line()}")
-        if spec.policy:
-            previous = out
+        summary = train(step.request)
+        ctx.stamp(step.out)
+        seed = "" if step.seed == ctx.config.training.seed else f"(seed {step.seed}) "
+        ctx.say(f"  {seed}{summary.line()}")
 
 
 def _tuned_model(ctx: RunContext, weights: Path) -> dict[str, Any]:
@@ -328,7 +307,34 @@ def run_tuned(ctx: RunContext) -> None:
                 },
             )
         )
-    _evaluate_variants(ctx, variants)
+    summaries = _evaluate_variants(ctx, variants)
+    if ctx.config.training.seeds:
+        _evaluate_seeds(ctx, summaries)
+
+
+def _evaluate_seeds(ctx: RunContext, main: dict[tuple[str, str], Any]) -> None:
+    """``training.seeds``: each extra seed's final adapter as the plain tuned variant on every eval set, into
+    ``RUN/tuned/seed-N/``, and ``RUN/tuned/seeds.json`` with every metric's score per seed (main first, on
+    the scale of the tuned variant's summary.json), so the report can show the spread training adds."""
+    from harness.runner.rundir import SEEDS, SeedResults
+    from harness.training.resolve import final_adapters
+
+    cfg = ctx.config
+    adapters = final_adapters(cfg, ctx.exp_dir, ctx.run_dir / "train")
+    extra = [seed for seed in cfg.training.seeds if seed in adapters]
+    scores: dict[str, dict[str, list[float]]] = {
+        e.name: {m: [s.mean] for m, s in main[("tuned", e.name)].metrics.items()} for e in cfg.evals
+    }
+    for seed in extra:
+        ctx.say(f"  seed {seed}: {adapters[seed]}")
+        summaries = _evaluate_variants(ctx, [("tuned", _tuned_model(ctx, adapters[seed]))], ("tuned", f"seed-{seed}"))
+        for e in cfg.evals:
+            for metric, summary in summaries[("tuned", e.name)].metrics.items():
+                scores[e.name].setdefault(metric, []).append(summary.mean)
+    record = SeedResults(seeds=[cfg.training.seed, *extra], evals=scores)  # the reader's model (runner.rundir)
+    folder = ctx.stage_dir("tuned")
+    (folder / SEEDS).write_text(record.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    ctx.stamp(folder)
 
 
 def run_forgetting(ctx: RunContext) -> None:
@@ -360,6 +366,10 @@ def run_report(ctx: RunContext) -> None:
     from harness.report import write_report
 
     paths = write_report(ctx.run_dir)  # also writes verdict.txt: the decision, then the verdict
+    from rich.markup import escape
+
+    for problem in paths.data.problems:  # left out of the report, which shows the rest
+        ctx.say(f"  [yellow]could not read[/] {escape(problem)}")
     ctx.say(f"  report: {paths.html}")
 
 

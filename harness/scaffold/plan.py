@@ -12,9 +12,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.config import Method
+from harness.config import LoraSettings, Method, TrainingSettings
 from harness.scaffold.advice import AdviceFile, Approach
 from harness.scaffold.tasks import JUDGE_METRICS, JUDGE_NOTE, TASKS, Task, judge_rubric, task_for
+from harness.training.methods.grpo import GrpoSettings
 from posttrain.errors import BadInput
 
 Compute = Literal["cpu", "gpu_24gb", "gpu_80gb", "multi_gpu"]
@@ -33,6 +34,17 @@ DEFAULT_JUDGE_URL = "http://localhost:11434/v1"
 DEFAULT_JUDGE_MODEL = "qwen2.5:7b-instruct"
 STARTER_SFT_ROWS = 32  # rows in data/train.jsonl; the step arithmetic in experiment.yaml uses it
 STARTER_EVAL_ROWS = 24  # rows in data/eval.jsonl
+# The experiment.yaml values the plan sizes (hardware, starter data, the plan's own choices); every other
+# value the scaffold writes is the schema's default (tests/test_scaffold.py holds the two to that).
+SIZED_BY_PLAN = (
+    "training.batch_size", "training.gradient_accumulation", "training.max_length", "training.max_steps",
+    "compute.precision", "compute.launcher", "compute.num_processes", "compute.accelerate_config",
+    "forgetting.limit", "data.replay.fraction",
+    "dpo.learning_rate", "dpo.max_steps", "kto.learning_rate", "kto.max_steps",
+    "grpo.learning_rate", "grpo.max_completion_length", "rloo.learning_rate", "rloo.max_completion_length",
+    "rloo.beta", "ppo.max_completion_length",
+    "lora.qlora", "training.gradient_checkpointing",  # the memory plan's choice for a big model on a GPU
+)  # fmt: skip
 
 
 class ScaffoldPlan(BaseModel):
@@ -245,10 +257,20 @@ def training_defaults(plan: ScaffoldPlan) -> dict[str, Any]:
     2048
     """
     batch, accumulation, max_length, precision, steps, forgetting_limit = _SIZES[plan.compute]
+    group = GrpoSettings.model_fields["num_generations"].default
     processes = 2 if plan.compute == "multi_gpu" else 1
     examples_per_step = batch * accumulation * processes
     steps_per_epoch = math.ceil(STARTER_SFT_ROWS / examples_per_step)
+    from harness.runner.memory_plan import scaffold_choice  # pure arithmetic: nothing heavy is imported
+
+    # A big model on a GPU class: the memory plan (`posttrain run --dry-run --compute ...`) decides whether
+    # gradient checkpointing or 4-bit QLoRA is needed for one micro-batch of batch × max_length tokens.
+    lora = LoraSettings.model_fields
+    memory = scaffold_choice(plan.model, plan.compute, batch, max_length, lora["r"].default, lora["dropout"].default)
     return {
+        "gradient_checkpointing": bool(memory and memory.gradient_checkpointing),
+        "qlora": bool(memory and memory.qlora),
+        "memory_note": f"{memory.label}, ~{memory.total_gib:.0f} GiB for one micro-batch" if memory else None,
         "batch_size": batch,
         "gradient_accumulation": accumulation,
         "max_length": max_length,
@@ -261,12 +283,13 @@ def training_defaults(plan: ScaffoldPlan) -> dict[str, Any]:
         "max_steps": steps,
         "starter_epochs": round(steps / steps_per_epoch, 1),
         "examples_seen": steps * examples_per_step,
-        "learning_rate": 2e-4,
+        "learning_rate": TrainingSettings.model_fields["learning_rate"].default,
+        # Preference and RL updates need gentler rates than SFT (the method sections' learning_rate).
         "dpo_learning_rate": 5e-5,
         "grpo_learning_rate": 5e-5,
-        "num_generations": 4,
-        # TRL counts GRPO batches in completions: each prompt is sampled num_generations (4) times.
-        "grpo_prompts_per_step": max(1, examples_per_step // 4),
+        "num_generations": group,
+        # TRL counts GRPO batches in completions: each prompt is sampled num_generations times.
+        "grpo_prompts_per_step": max(1, examples_per_step // group),
         "max_completion_length": 64 if plan.compute == "cpu" else 256,
         "replay": plan.forgetting_tolerance != "high" and bool(plan.methods),
         "replay_fraction": 0.2 if plan.forgetting_tolerance == "low" else 0.1,
@@ -275,8 +298,8 @@ def training_defaults(plan: ScaffoldPlan) -> dict[str, Any]:
         "starter_eval_rows": STARTER_EVAL_ROWS,
         "starter_eval_ci": ci_half_width(STARTER_EVAL_ROWS),
         "eval_ci_200": ci_half_width(200),
-        "lora_r": 16,
-        "lora_alpha": 32,
+        "lora_r": LoraSettings.model_fields["r"].default,
+        "lora_alpha": LoraSettings.model_fields["alpha"].default,
         # The starter task's pieces (harness.scaffold.tasks), so the templates never guess them.
         "rl_method": next((m for m in plan.methods if m in ("grpo", "rloo")), None),
         "task_rewards": [{"name": n, "weight": w, "note": note} for n, w, note in TASKS[plan.task].rewards],

@@ -85,6 +85,60 @@ def markdown_text(value: Any) -> str:
     return re.sub(r"`{3,}", lambda run: "\\`" * len(run.group()), text)
 
 
+def schema_field(path: str) -> Any:
+    """The ``experiment.yaml`` field at a dotted path (``training.warmup_ratio``), from the schema itself.
+
+    >>> schema_field("training.save_steps").default, schema_field("data.replay.path").default
+    (50, 'builtin:general')
+    """
+    import types
+    import typing
+
+    from pydantic import BaseModel
+
+    from harness.config import ExperimentConfig
+
+    model: Any = ExperimentConfig
+    info: Any = None
+    for part in path.split("."):
+        info = model.model_fields[part]
+        annotation = info.annotation
+        if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+            annotation = next((a for a in typing.get_args(annotation) if a is not type(None)), annotation)
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    return info
+
+
+def schema_default(path: str) -> Any:
+    """The schema's default at ``path``, as the YAML flow value the scaffold writes.
+
+    >>> schema_default("training.warmup_ratio"), schema_default("forgetting.tasks"), schema_default("dpo.beta")
+    ('0.0', '[posttrain_general]', '0.1')
+    """
+    value = schema_field(path).get_default(call_default_factory=True)
+    if isinstance(value, str) and schema_word(value):  # auto, not "auto": YAML reads it back the same
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) and schema_word(v) for v in value):
+        return "[" + ", ".join(value) + "]"
+    return yaml_value(value)
+
+
+def schema_word(text: str) -> bool:
+    """A string YAML reads back as itself when written bare (no quotes needed).
+
+    >>> schema_word("auto"), schema_word("builtin:general"), schema_word("no"), schema_word("1.0")
+    (True, True, False, False)
+    """
+    import yaml
+
+    return bool(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_:.-]*", text)) and yaml.safe_load(text) == text
+
+
+def schema_doc(path: str) -> str:
+    """The field's description, one line, safe in a ``#`` comment (a setting is documented once)."""
+    return comment_text(schema_field(path).description or "")
+
+
 def template_root() -> Path:
     """``templates/scaffold`` inside the installed package (the wheel ships it as package data)."""
     import templates
@@ -105,6 +159,7 @@ def _environment() -> Any:
         keep_trailing_newline=True,
     )
     env.filters.update(yaml=yaml_value, comment=comment_text, md=markdown_text, thousands=lambda n: f"{n:,}")
+    env.globals.update(default=schema_default, doc=schema_doc)  # one source of defaults: the schema
     return env
 
 

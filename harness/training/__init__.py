@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from harness.training.callbacks import TrainSummary
-    from harness.training.request import TrainRequest, build_request
+    from harness.training.request import TrainRequest
+    from harness.training.resolve import build_request
 
 __all__ = ["TrainRequest", "build_request", "train"]
 
@@ -25,8 +26,12 @@ def train(request: TrainRequest) -> TrainSummary:
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("TrainRequest", "build_request"):
+    if name == "TrainRequest":
         from harness.training import request
 
-        return getattr(request, name)
+        return request.TrainRequest
+    if name == "build_request":  # the request from flags, or a config's step (harness.training.resolve)
+        from harness.training import resolve
+
+        return resolve.build_request
     raise AttributeError(f"module 'harness.training' has no attribute {name!r}")

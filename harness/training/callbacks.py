@@ -31,6 +31,11 @@ class TrainSummary(BaseModel):
     resumed_from_step: int = 0
     trainable_params: int = 0
     total_params: int = 0
+    validation_rows: int = Field(0, description="Rows of the validation split (or --eval file); 0: none.")
+    best_step: int | None = Field(None, description="The step of the checkpoint written to OUT (best validation).")
+    best_metric: str | None = Field(None, description="What picked it: eval_loss, or eval_accuracy (reward model).")
+    best_value: float | None = Field(None, description="Its validation value.")
+    stopped_early: bool = Field(False, description="Early stopping ended training before the last step.")
 
     def line(self) -> str:
         """The one-line summary printed at the end.
@@ -40,10 +45,14 @@ class TrainSummary(BaseModel):
         'sft: 30 steps, 12,000 tokens, 400 tokens/s, 30.0 s, peak memory 1,500 MB, adapter out (2.0 MB)'
         """
         resumed = f" (resumed at step {self.resumed_from_step})" if self.resumed_from_step else ""
+        best = ""
+        if self.best_step is not None and self.best_value is not None:
+            early = ", stopped early" if self.stopped_early else ""
+            best = f", best step {self.best_step} ({self.best_metric} {self.best_value:.4g}{early})"
         return (
             f"{self.method}: {self.steps} steps{resumed}, {self.tokens:,} tokens, {self.tokens_per_s:,.0f} tokens/s, "
             f"{self.wall_s:.1f} s, peak memory {self.peak_memory_mb:,.0f} MB, "
-            f"adapter {self.adapter_path} ({self.adapter_size_bytes / 1e6:.1f} MB)"
+            f"adapter {self.adapter_path} ({self.adapter_size_bytes / 1e6:.1f} MB){best}"
         )
 
 

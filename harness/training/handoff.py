@@ -72,7 +72,7 @@ def ppo_inputs(config: ExperimentConfig, policy: str, reward_model: str) -> PpoI
         lora_dropout=lora.dropout,
         target_modules=targets,
         max_length=training.max_length,
-        max_new_tokens=training.max_completion_length,
+        max_new_tokens=config.ppo.max_completion_length,
         seed=training.seed,
     )
 

@@ -2,13 +2,12 @@
 
 The parent writes the resolved request to ``OUT/launch_request.json`` and an accelerate config (unless the
 experiment names one), runs ``python -m accelerate.commands.launch --config_file CFG -m
-harness.training.launcher REQUEST``, and reads the summary the main process wrote. Without GPUs the
+harness.training.worker REQUEST``, and reads the summary the main process wrote. Without GPUs the
 config asks for DDP over gloo on CPU processes (torchrun starts them; each takes its share of the batch).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -67,7 +66,7 @@ def launch(request: TrainRequest) -> TrainSummary:
         "--num_processes",
         str(request.compute.num_processes),
         "-m",
-        "harness.training.launcher",
+        "harness.training.worker",  # the worker module, so this one and the stage do not import each other
         str(request_file),
     ]
     env = {**os.environ, "POSTTRAIN_LAUNCHED": "1"}
@@ -93,19 +92,3 @@ def _config_file(request: TrainRequest, out: Path, cuda: bool) -> Path:
     path = out / "accelerate.yaml"
     path.write_text(accelerate_config(request.compute.num_processes, cuda), encoding="utf-8")
     return path
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of each launched worker: train the request in the file, print the summary on rank 0."""
-    from harness.training.stage import train
-
-    args = sys.argv[1:] if argv is None else argv
-    request = TrainRequest.model_validate(json.loads(Path(args[0]).read_text()))
-    summary = train(request)
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(summary.line())
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -195,24 +195,39 @@ def read_for_method(path: str, method: str, columns: Any = None, split: str | No
 
 def training_rows(request: TrainRequest) -> list[Row]:
     """Read, convert, mix (by weight) and add replay rows; every row in TRL's conversational form."""
+    return training_split(request)[0]
+
+
+def training_split(request: TrainRequest) -> tuple[list[Row], list[Row] | None]:
+    """The training rows and the validation rows held out of them (None: no split; see
+    :mod:`harness.training.validation`). Replay rows are never held out: the split validates the task."""
+    import sys
+
+    from harness.training.validation import SPLIT_METHODS, split_sources
+
     method, system = request.method, request.system_prompt
-    sources = [
-        converted(
-            read_for_method(s.path, method, getattr(s, "columns", None), getattr(s, "split", None)), method, system
-        )
-        for s in request.data
+    raw = [
+        read_for_method(s.path, method, getattr(s, "columns", None), getattr(s, "split", None)) for s in request.data
     ]
+    fraction = request.training.validation_fraction if method in SPLIT_METHODS and request.eval is None else 0.0
+    # KTO: desirable and undesirable rows are split apart, so both parts keep the label balance it weighs by.
+    stratum = (lambda row: bool(row["label"])) if method == "kto" else (lambda row: None)
+    raw, held_out, notice = split_sources(raw, fraction, request.training.seed, stratum)
+    if notice:
+        print(notice, file=sys.stderr)
+    validation = converted(held_out, method, system) or None
+    sources = [converted(rows, method, system) for rows in raw]
     replay_rows: list[Row] = []
     if request.replay is not None and request.replay.fraction > 0:
         replay_path = str(BUILTIN_GENERAL) if request.replay.path == "builtin:general" else request.replay.path
         replay_rows = converted(read_for_method(replay_path, "sft"), "sft", system)
     if len(sources) == 1 and not replay_rows:
-        return sources[0]
+        return sources[0], validation
     weights = [s.weight for s in request.data]
     rows = mix(sources, weights, replay_rows, request.replay.fraction if request.replay else 0.0, request.training.seed)
     for row in rows:
         row.pop("source", None)  # the trainers would try to collate it
-    return rows
+    return rows, validation
 
 
 def eval_rows(request: TrainRequest) -> list[Row] | None:

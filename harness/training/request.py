@@ -1,7 +1,8 @@
 """``TrainRequest``: everything one training stage needs, resolved from ``experiment.yaml`` plus flags.
 
-Flags override the config; the config overrides the defaults in :mod:`harness.config`. Paths inside a
-config are relative to the folder that holds it. Nothing heavy is imported here.
+:mod:`harness.training.resolve` builds them (``resolve_requests``, ``build_request``): flags override the
+config; the config overrides the defaults in :mod:`harness.config`. Paths inside a config are relative to
+the folder that holds it. Nothing heavy is imported here.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.config import (
     ComputeSettings,
-    ExperimentConfig,
     LoraSettings,
     ReplaySettings,
     RewardSpec,
@@ -23,8 +23,12 @@ from harness.config import (
     TrainSource,
 )
 from harness.training.methods import method_named, trainable_here
+from harness.training.methods.dpo import DpoSettings
+from harness.training.methods.grpo import GrpoSettings
 from harness.training.methods.kto import KtoSettings
+from harness.training.methods.reward import RewardSettings
 from harness.training.methods.rloo import RlooSettings
+from harness.training.methods.sft import SftSettings
 from posttrain.errors import BadInput, validation_lines
 
 METHODS = trainable_here()  # the methods `posttrain train` runs in-process (ppo and external do not)
@@ -32,7 +36,7 @@ Method = Literal["sft", "dpo", "kto", "grpo", "rloo", "reward"]
 
 
 class TrainRequest(BaseModel):
-    """One training stage, fully resolved."""
+    """One training stage, fully resolved (see :func:`harness.training.resolve.resolve_requests`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -45,13 +49,19 @@ class TrainRequest(BaseModel):
     merge: bool = Field(False, description="Also write OUT/merged, the base model with the adapter merged in.")
     system_prompt: str | None = Field(None, description="Prepended to conversations without a system message.")
     lora: LoraSettings = Field(default_factory=LoraSettings, description="Adapter settings.")
-    training: TrainingSettings = Field(default_factory=TrainingSettings, description="Optimiser and schedule.")
+    training: TrainingSettings = Field(
+        default_factory=TrainingSettings, description="Optimiser and schedule, the method section's values applied."
+    )
     rewards: list[RewardSpec] = Field(default_factory=list, description="GRPO/RLOO rewards, summed with weights.")
+    # Each method's own section (harness/training/methods/<name>.py); only `method`'s is read.
+    sft: SftSettings = Field(default_factory=SftSettings, description="SFT's own settings.")
+    dpo: DpoSettings = Field(default_factory=DpoSettings, description="DPO's own settings.")
     kto: KtoSettings = Field(default_factory=KtoSettings, description="KTO's own settings.")
+    grpo: GrpoSettings = Field(default_factory=GrpoSettings, description="GRPO's own settings.")
     rloo: RlooSettings = Field(default_factory=RlooSettings, description="RLOO's own settings.")
+    reward: RewardSettings = Field(default_factory=RewardSettings, description="The reward model's own settings.")
     replay: ReplaySettings | None = Field(None, description="General data mixed into SFT against forgetting.")
     compute: ComputeSettings = Field(default_factory=ComputeSettings, description="Device, precision, launcher.")
-    temperature: float = Field(0.7, gt=0, description="GRPO/RLOO: sampling temperature of the completions.")
     base_dir: str | None = Field(None, description="Folder that relative reward files are resolved against.")
     progress: bool = Field(True, description="Show a progress bar.")
 
@@ -61,182 +71,41 @@ class TrainRequest(BaseModel):
         >>> r = TrainRequest(method="sft", data=[{"path": "a.jsonl"}], out="o")
         >>> r.fingerprint() == r.model_copy(update={"progress": False}).fingerprint()
         True
+        >>> r.fingerprint() == r.model_copy(update={"dpo": DpoSettings(beta=0.5)}).fingerprint()  # not sft's
+        True
         """
-        # Another method's own section does not change what this one trains.
-        others = {m for m in ("kto", "rloo") if m != self.method}
-        data = self.model_dump(exclude={"progress", "merge", "compute", *others})
+        # Another method's section does not change what this one trains; its training overrides are
+        # already applied in `training`, so only its own settings count.
+        others = set(METHODS) - {self.method}
+        data = self.model_dump(exclude={"progress", "merge", "compute", self.method, *others})
+        data["own"] = getattr(self, self.method).own_settings()
         data["training"].pop("max_steps", None)  # raising max_steps continues a run
         data["training"].pop("save_steps", None)
         data["training"].pop("logging_steps", None)
+        data["training"].pop("seeds", None)  # one request is one seed's run
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-# Flags whose value goes into TrainingSettings / LoraSettings when given (None means "not given").
-TRAINING_FLAGS = (
-    "max_steps",
-    "epochs",
-    "learning_rate",
-    "batch_size",
-    "gradient_accumulation",
-    "max_length",
-    "seed",
-    "packing",
-    "save_steps",
-    "logging_steps",
-    "dpo_beta",
-    "num_generations",
-    "max_completion_length",
-    "warmup_ratio",
-)
-LORA_FLAGS = {"lora_r": "r", "lora_alpha": "alpha", "full_finetune": "full_finetune", "qlora": "qlora"}
-
-
-def build_request(
-    *,
-    method: str | None,
-    out: str | Path,
-    model: str | None = None,
-    data: list[str] | None = None,
-    eval: str | None = None,
-    config: str | Path | None = None,
-    adapter: str | None = None,
-    merge: bool = False,
-    rewards: list[str] | None = None,
-    replay: float | None = None,
-    launcher: str | None = None,
-    num_processes: int | None = None,
-    precision: str | None = None,
-    progress: bool = True,
-    temperature: float | None = None,
-    **overrides: Any,
-) -> TrainRequest:
-    """Merge an optional ``experiment.yaml`` with flags (flags win) into a validated request.
-
-    >>> r = build_request(method="sft", out="o", data=["a.jsonl"], learning_rate=1e-3, max_steps=5)
-    >>> (r.training.learning_rate, r.training.max_steps, r.data[0].path)
-    (0.001, 5, 'a.jsonl')
-    >>> build_request(method="sft", out="o", data=["a.jsonl"], learning_rate=0)
-    Traceback (most recent call last):
-    ...
-    posttrain.errors.BadInput: --learning-rate: Input should be greater than 0 (got 0)
-    >>> build_request(method="dop", out="o", data=["a.jsonl"])
-    Traceback (most recent call last):
-    ...
-    posttrain.errors.BadInput: --method dop: unknown; did you mean dpo? Methods: sft, dpo, kto, grpo, rloo, \
-reward, ppo, external
-    """
-    unknown = set(overrides) - set(TRAINING_FLAGS) - set(LORA_FLAGS)
-    if unknown:
-        raise TypeError(f"unknown override(s): {', '.join(sorted(unknown))}")
-    cfg: ExperimentConfig | None = None
-    base_dir: Path | None = None
-    if config is not None:
-        from harness.config import load_config
-
-        config_path = Path(config)
-        cfg = load_config(config_path)
-        base_dir = (config_path if config_path.is_dir() else config_path.parent).resolve()
-    if method is None:
-        if cfg is None or not cfg.methods:
-            raise BadInput(f"--method: missing; give --method {'|'.join(METHODS)} (or a --config with methods)")
-        method = cfg.methods[0]
+def check_method(method: str) -> None:
+    """A method ``posttrain train`` runs; ppo and external get their own refusal."""
     spec = method_named(method)
     if not spec.runs_here:
         from harness.training.methods.ppo import refusal
 
         raise BadInput(refusal() if method == "ppo" else f"--method {method}: {spec.summary}; plan it in a config")
 
-    sources = _sources(method, data, cfg, base_dir)
-    base_training = cfg.training.for_method(method) if cfg else TrainingSettings()  # per_method overrides
-    training = _override(base_training, overrides, TRAINING_FLAGS, {}, TrainingSettings)
-    lora = _override(cfg.lora if cfg else LoraSettings(), overrides, tuple(LORA_FLAGS), LORA_FLAGS, LoraSettings)
-    reward_specs = [RewardSpec(name=name) for name in rewards] if rewards else list(cfg.rewards if cfg else [])
-    replay_settings = cfg.data.replay if cfg else None
-    if replay is not None:
-        replay_settings = _validated(
-            ReplaySettings, {**(replay_settings or ReplaySettings()).model_dump(), "fraction": replay}, "--replay"
-        )
-        if replay == 0:
-            replay_settings = None
-    if replay_settings is not None and replay_settings.path != "builtin:general" and base_dir is not None:
-        replay_settings = replay_settings.model_copy(update={"path": _rel(replay_settings.path, base_dir)})
-    compute = cfg.compute if cfg else ComputeSettings()
-    compute_update = {
-        k: v
-        for k, v in {"launcher": launcher, "num_processes": num_processes, "precision": precision}.items()
-        if v is not None
-    }
-    if compute_update:
-        compute = _validated(ComputeSettings, {**compute.model_dump(), **compute_update}, "--launcher")
-    # Eval sets are scored by `posttrain eval`; an eval loss during training is opt-in through --eval.
-    eval_path = eval
+
+def validated(cls: Any, values: dict[str, Any], flag: str) -> Any:
     try:
-        return TrainRequest(
-            method=method,  # type: ignore[arg-type]
-            model=model or (cfg.model if cfg else "smollm2-135m"),
-            data=sources,
-            out=str(out),
-            eval=eval_path,
-            adapter=adapter,
-            merge=merge,
-            system_prompt=cfg.baselines.system_prompt if cfg else None,
-            lora=lora,
-            training=training,
-            rewards=reward_specs,
-            kto=cfg.kto if cfg else KtoSettings(),
-            rloo=cfg.rloo if cfg else RlooSettings(),
-            replay=replay_settings if method == "sft" else None,
-            compute=compute,
-            base_dir=str(base_dir) if base_dir else None,
-            **({"temperature": temperature} if temperature is not None else {}),
-            progress=progress,
-        )
+        return cls.model_validate(values)
     except ValidationError as error:
-        raise BadInput("\n".join(validation_lines(error))) from None
+        raise BadInput("\n".join(f"{flag}: {line}" for line in validation_lines(error))) from None
 
 
-def _rel(path: str, base_dir: Path) -> str:
+def relative_to(path: str, base_dir: Path) -> str:
+    """A config path under ``base_dir``; a bare name that is no file there (a `datasets` name) passes through."""
     candidate = Path(path).expanduser()
     if candidate.is_absolute():
         return str(candidate)
     resolved = base_dir / candidate
     return str(resolved) if resolved.exists() or "/" in path or "." in Path(path).name else path
-
-
-def _sources(method: str, data: list[str] | None, cfg: ExperimentConfig | None, base_dir: Path | None) -> list[Any]:
-    if data:
-        return [TrainSource(path=p) for p in data]
-    if cfg is None or base_dir is None:
-        raise BadInput("--data: missing; give a training file (or a --config that names one)")
-    field = method_named(method).data_field or "data"
-    if field == "data.train":
-        found = [s.model_copy(update={"path": _rel(s.path, base_dir)}) for s in cfg.data.train]
-    else:
-        value = getattr(cfg.data, field.removeprefix("data."))
-        found = [TrainSource(path=_rel(value, base_dir))] if value else []
-    if not found:
-        raise BadInput(f"--data: missing; the config has no {field} for --method {method}")
-    return found
-
-
-def _override(current: Any, overrides: dict[str, Any], names: tuple[str, ...], rename: dict[str, str], cls: Any) -> Any:
-    given = {rename.get(k, k): v for k, v in overrides.items() if k in names and v is not None}
-    if not given:
-        return current
-    try:
-        return cls.model_validate({**current.model_dump(), **given})
-    except ValidationError as error:
-        flag = {v: k for k, v in rename.items()}
-        lines = []
-        for err in error.errors():
-            name = str(err["loc"][0]) if err["loc"] else "?"
-            msg = err["msg"] + (f" (got {err['input']!r})" if "input" in err else "")
-            lines.append(f"--{flag.get(name, name).replace('_', '-')}: {msg}")
-        raise BadInput("\n".join(lines)) from None
-
-
-def _validated(cls: Any, values: dict[str, Any], flag: str) -> Any:
-    try:
-        return cls.model_validate(values)
-    except ValidationError as error:
-        raise BadInput("\n".join(f"{flag}: {line}" for line in validation_lines(error))) from None

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.training.rewards import RewardFn, completion_text
+from harness.training.completions import RewardFn, completion_text
 from posttrain.errors import BadInput
 
 

@@ -15,31 +15,16 @@ from __future__ import annotations
 import difflib
 import importlib.util
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+# RewardFn and completion_text live apart so reward_model (which this module loads) need not import it
+from harness.training.completions import RewardFn, completion_text
 from posttrain.errors import BadInput, PosttrainError
-
-RewardFn = Callable[..., Sequence[float | None]]  # Sequence: a list[float] fits too
 
 # "Answer: N", also when a small model puts it at the end of a sentence rather than on its own line.
 _ANSWER_LINE = re.compile(r"\bAnswer:[ \t*]*(-?\d[\d,]*(?:\.\d+)?)")
-
-
-def completion_text(completion: Any) -> str:
-    """The generated text of one completion, chat-form or plain.
-
-    >>> completion_text("42")
-    '42'
-    >>> completion_text([{"role": "assistant", "content": "The answer is 7."}])
-    'The answer is 7.'
-    """
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, list) and completion and isinstance(completion[-1], dict):
-        return str(completion[-1].get("content", ""))
-    return str(completion)
 
 
 def _references(kwargs: dict[str, Any], n: int, names: Sequence[str] = ("answer", "reference", "solution")) -> list:

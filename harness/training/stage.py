@@ -27,7 +27,7 @@ def train(request: TrainRequest) -> TrainSummary:
     """Train ``request.method`` into ``request.out``; resumes, or returns a finished run untouched."""
     from harness.training.methods import method_named
     from harness.training.methods.grpo import check_batch, reward_functions
-    from harness.training.prepare import eval_rows, training_rows
+    from harness.training.prepare import eval_rows, training_split
 
     spec = method_named(request.method)
     if not spec.runs_here:
@@ -36,8 +36,9 @@ def train(request: TrainRequest) -> TrainSummary:
         raise BadInput(refusal() if spec.name == "ppo" else f"--method {spec.name}: {spec.summary}; nothing to train")
     out = Path(request.out)
     _check_paths(request, out)
-    rows = training_rows(request)
-    evals = eval_rows(request)
+    rows, held_out = training_split(request)
+    evals = eval_rows(request) or held_out  # an explicit --eval file replaces the split
+    _check_early_stopping(request, evals is not None)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if request.compute.launcher == "accelerate" and LAUNCHED_ENV not in os.environ:
         world = request.compute.num_processes
@@ -48,6 +49,7 @@ def train(request: TrainRequest) -> TrainSummary:
     finished = _finished(out, request)
     if finished is not None:
         return finished
+    _check_chat_template(request)
     if request.compute.launcher == "accelerate" and LAUNCHED_ENV not in os.environ:
         from harness.training.launcher import launch
 
@@ -71,6 +73,33 @@ def _check_paths(request: TrainRequest, out: Path) -> None:
         )
 
 
+def _check_early_stopping(request: TrainRequest, has_validation: bool) -> None:
+    from harness.training.validation import SPLIT_METHODS
+
+    if request.training.early_stopping_patience is None or has_validation:
+        return
+    if request.method not in SPLIT_METHODS:
+        raise BadInput(
+            f"training.early_stopping_patience: --method {request.method} has no validation loss to watch "
+            "(online RL optimises sampled rewards); unset it"
+        )
+    if request.training.validation_fraction == 0:
+        raise BadInput(
+            "training.early_stopping_patience: needs a validation split; set training.validation_fraction > 0 "
+            "or give --eval FILE"
+        )
+    # Too few rows to split: the notice above said so; train to the end.
+
+
+def _check_chat_template(request: TrainRequest) -> None:
+    """A chosen template that is missing or would never let the model stop fails here, on the tokenizer alone."""
+    from harness.models.loading import tokenizer_for
+    from harness.training.chat_template import prepare_chat_template
+
+    tokenizer = tokenizer_for(request.model, request.adapter)
+    prepare_chat_template(tokenizer, None, request.training.chat_template, request.base_dir, announce=False)
+
+
 def _finished(out: Path, request: TrainRequest) -> TrainSummary | None:
     summary_file, provenance_file = out / SUMMARY_FILE, out / PROVENANCE_FILE
     if not summary_file.is_file() or not provenance_file.is_file():
@@ -83,7 +112,7 @@ def _finished(out: Path, request: TrainRequest) -> TrainSummary | None:
             "give another --out or delete it yourself"
         )
     wanted = request.training.max_steps
-    if wanted is not None and summary.steps < wanted:
+    if wanted is not None and summary.steps < wanted and not summary.stopped_early:
         return None  # more steps asked for: continue from the last checkpoint
     if request.merge and summary.merged_path is None:
         return None
@@ -105,7 +134,10 @@ def resolve_device(device: str) -> str:
 
 def common_args(request: TrainRequest, out: Path, device: str, precision: str, has_eval: bool) -> dict[str, Any]:
     """TrainingArguments every method shares (TRL's defaults differ from what short LoRA runs want)."""
+    from harness.training.validation import best_metric
+
     t = request.training
+    metric, greater_is_better = best_metric(request.method)
     return {
         "output_dir": str(out / CHECKPOINTS),
         "max_steps": t.max_steps or -1,
@@ -118,15 +150,23 @@ def common_args(request: TrainRequest, out: Path, device: str, precision: str, h
         "logging_steps": t.logging_steps,
         "save_strategy": "steps",
         "save_steps": t.save_steps,
-        "save_total_limit": 2,
+        "save_total_limit": 2,  # the latest (to resume) and, with a validation split, the best
         "eval_strategy": "steps" if has_eval else "no",
-        "eval_steps": t.save_steps,
+        "eval_steps": t.save_steps,  # equal to save_steps: every evaluated step has a checkpoint to keep
+        # The adapter written to OUT is the checkpoint with the best validation metric (the Trainer also
+        # evaluates and saves the last step, so the end of training competes too).
+        "load_best_model_at_end": has_eval,
+        "metric_for_best_model": metric if has_eval else None,
+        "greater_is_better": greater_is_better if has_eval else None,
         "seed": t.seed,
         "data_seed": t.seed,
         "report_to": "none",  # TensorBoard is added as a callback writing to OUT/runs
         "bf16": precision == "bf16",
         "fp16": precision == "fp16",
-        "gradient_checkpointing": False,  # TRL turns it on; small models on CPU only lose time by it
+        # TRL turns it on by default; small models on CPU only lose time by it, so it is opt-in (the dry-run's
+        # memory plan says when a model needs it). Non-reentrant: LoRA's frozen inputs need no requires_grad hack.
+        "gradient_checkpointing": t.gradient_checkpointing,
+        "gradient_checkpointing_kwargs": {"use_reentrant": False} if t.gradient_checkpointing else None,
         "disable_tqdm": not request.progress,
         # GRPO's batches hold prompt_ids/completion_ids, not input_ids; it counts its own num_tokens.
         "include_num_input_tokens_seen": "no" if request.method in ("grpo", "rloo") else "non_padding",
@@ -140,7 +180,7 @@ def _load(request: TrainRequest, device: str) -> tuple[Any, Any]:
     import torch
 
     from harness.models import load_model_and_tokenizer, resolve_model
-    from harness.models.loading import load_tokenizer
+    from harness.models.loading import load_tokenizer, tokenizer_for
     from harness.training.lora import quantization_config
 
     quant = quantization_config(request.lora)
@@ -156,7 +196,7 @@ def _load(request: TrainRequest, device: str) -> tuple[Any, Any]:
     if quant is not None:
         from transformers import AutoModelForCausalLM
 
-        tokenizer = load_tokenizer(str(resolve_model(request.model)))
+        tokenizer = tokenizer_for(request.model, request.adapter)
         model = AutoModelForCausalLM.from_pretrained(resolve_model(request.model), quantization_config=quant)
         if request.adapter:
             from peft import PeftModel
@@ -179,6 +219,7 @@ def _run(
     from transformers.integrations import TensorBoardCallback
 
     from harness.models.device import resolve_placement
+    from harness.training.chat_template import check_stop_trained, prepare_chat_template
     from harness.training.lora import lora_config, trainable_parameters
     from harness.training.methods import method_named
     from harness.training.provenance import write_outputs
@@ -194,6 +235,7 @@ def _run(
     last = last_checkpoint(checkpoints)
 
     model, tokenizer = _load(request, device)
+    prepare_chat_template(tokenizer, model, request.training.chat_template, request.base_dir)
     peft = None if request.adapter else lora_config(request.lora, request.method)
     common = common_args(request, out, device, precision, evals is not None)
     train_ds = Dataset.from_list(rows)
@@ -201,6 +243,9 @@ def _run(
     build = method_named(request.method).build
     assert build is not None  # train() refused methods that do not train here
     trainer = build(request, model, tokenizer, common, train_ds, eval_ds, peft, rewards)
+    if request.method == "sft":
+        check_stop_trained(trainer, tokenizer, request.training.max_length)
+    stopper = _early_stopping(request, trainer, eval_ds is not None)
     quiet_progress(trainer, request.progress)
     trainer.add_callback(metrics_callback(out))
     tensorboard = TensorBoardCallback()
@@ -236,12 +281,44 @@ def _run(
         resumed_from_step=start_step,
         trainable_params=trainable,
         total_params=total,
+        **_validation_outcome(request, state, stopper, len(evals or [])),
     )
     if request.merge:
         summary.merged_path = str(_merge(trainer.model, tokenizer, out))
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     write_outputs(request, out, summary, precision=precision, device=device, world_size=world_size)
     return summary
+
+
+def _early_stopping(request: TrainRequest, trainer: Any, has_validation: bool) -> Any:
+    patience = request.training.early_stopping_patience
+    if patience is None or not has_validation:
+        return None
+    from transformers import EarlyStoppingCallback
+
+    stopper = EarlyStoppingCallback(early_stopping_patience=patience)
+    trainer.add_callback(stopper)
+    return stopper
+
+
+def _validation_outcome(request: TrainRequest, state: Any, stopper: Any, rows: int) -> dict[str, Any]:
+    """Which checkpoint the adapter in OUT is (the Trainer loaded the best one at the end) and why."""
+    from harness.training.validation import best_metric, checkpoint_step
+
+    if not rows:
+        return {}
+    stopped = (
+        stopper is not None
+        and stopper.early_stopping_patience_counter >= stopper.early_stopping_patience
+        and state.global_step < state.max_steps
+    )
+    return {
+        "validation_rows": rows,
+        "best_step": checkpoint_step(state.best_model_checkpoint),
+        "best_metric": best_metric(request.method)[0],
+        "best_value": state.best_metric,
+        "stopped_early": stopped,
+    }
 
 
 def last_checkpoint(folder: Path) -> str | None:

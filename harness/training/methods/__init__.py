@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from posttrain.errors import BadInput
 
@@ -33,6 +33,55 @@ class NoSettings(BaseModel):
     """A method with nothing of its own to set (its knobs live in ``training:`` and ``lora:``)."""
 
     model_config = {"extra": "forbid"}
+
+
+# The shared ``training:`` settings a method section may set for that method alone; each one is validated
+# by ``harness.config.TrainingSettings`` when it is applied (``ExperimentConfig.training_for``), so the
+# limits (learning_rate > 0, ...) are written once, there. A test keeps these names among its fields.
+TRAINING_OVERRIDES = (
+    "max_steps",
+    "epochs",
+    "learning_rate",
+    "batch_size",
+    "gradient_accumulation",
+    "max_length",
+    "warmup_ratio",
+    "save_steps",
+    "logging_steps",
+)
+
+
+class MethodSection(BaseModel):
+    """A method's section in experiment.yaml (``sft:``, ``dpo:``, ...): its own settings, plus any shared
+    ``training:`` setting it needs a different value of, e.g. ``dpo: {beta: 0.1, learning_rate: 5.0e-5}``."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    max_steps: int | None = Field(None, description="This method's own training.max_steps (unset: training's).")
+    epochs: float | None = Field(None, description="This method's own training.epochs (unset: training's).")
+    learning_rate: float | None = Field(
+        None, description="This method's own training.learning_rate (unset: training's)."
+    )
+    batch_size: int | None = Field(None, description="This method's own training.batch_size (unset: training's).")
+    gradient_accumulation: int | None = Field(
+        None, description="This method's own training.gradient_accumulation (unset: training's)."
+    )
+    max_length: int | None = Field(None, description="This method's own training.max_length (unset: training's).")
+    warmup_ratio: float | None = Field(None, description="This method's own training.warmup_ratio (unset: training's).")
+    save_steps: int | None = Field(None, description="This method's own training.save_steps (unset: training's).")
+    logging_steps: int | None = Field(None, description="This method's own training.logging_steps (unset: training's).")
+
+    def training_overrides(self) -> dict[str, Any]:
+        """The shared settings this section sets for its method (the ones written, not None).
+
+        >>> MethodSection(learning_rate=5e-5).training_overrides()
+        {'learning_rate': 5e-05}
+        """
+        return {name: getattr(self, name) for name in TRAINING_OVERRIDES if getattr(self, name) is not None}
+
+    def own_settings(self) -> dict[str, Any]:
+        """The method's own settings (beta, num_generations, ...), without the training overrides."""
+        return self.model_dump(exclude=set(TRAINING_OVERRIDES))
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from harness.training.methods import MethodSpec
+from pydantic import Field
+
+from harness.training.methods import MethodSection, MethodSpec
 
 if TYPE_CHECKING:
     from harness.training.request import TrainRequest
+
+
+class DpoSettings(MethodSection):
+    """``dpo:`` in experiment.yaml."""
+
+    beta: float = Field(0.1, gt=0, description="Strength of the pull toward the reference model (higher: closer).")
 
 
 def build(
@@ -21,7 +29,7 @@ def build(
 ) -> Any:  # fmt: skip
     from trl import DPOConfig, DPOTrainer
 
-    args = DPOConfig(**common, beta=request.training.dpo_beta, max_length=request.training.max_length)
+    args = DPOConfig(**common, beta=request.dpo.beta, max_length=request.training.max_length)
     return DPOTrainer(
         model=model, args=args, train_dataset=train, eval_dataset=evals, processing_class=tokenizer, peft_config=peft
     )
@@ -32,5 +40,6 @@ SPEC = MethodSpec(
     summary="preference pairs (prompt, chosen, rejected); best after SFT",
     data_kind="preference",
     after=("sft",),
+    settings=DpoSettings,
     build=build,
 )

@@ -8,12 +8,28 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.training.methods import MethodSpec
+from pydantic import Field
+
+from harness.training.methods import MethodSection, MethodSpec
 from posttrain.errors import BadInput
 
 if TYPE_CHECKING:
     from harness.training.request import TrainRequest
     from harness.training.rewards import RewardFn
+
+
+class OnlineSampling(MethodSection):
+    """What every online RL method here samples (GRPO and RLOO share these names and the CLI flags)."""
+
+    num_generations: int = Field(4, ge=2, description="Completions sampled per prompt (the group).")
+    max_completion_length: int = Field(64, ge=1, description="Longest sampled completion in tokens.")
+    # Sampling at temperature 1.0 from a small model yields mostly rambling and all-zero reward groups
+    # (no gradient); 0.7 keeps the group diverse but close enough to the greedy policy to score.
+    temperature: float = Field(0.7, gt=0, description="Sampling temperature of the completions.")
+
+
+class GrpoSettings(OnlineSampling):
+    """``grpo:`` in experiment.yaml."""
 
 
 def reward_functions(request: TrainRequest, rows: list[dict[str, Any]]) -> tuple[list[RewardFn], list[float]]:
@@ -37,20 +53,20 @@ def reward_functions(request: TrainRequest, rows: list[dict[str, Any]]) -> tuple
 def check_batch(request: TrainRequest, world_size: int = 1) -> None:
     """Online RL samples ``num_generations`` completions per prompt inside one batch: it must hold whole groups.
 
-    >>> from harness.training.request import build_request
+    >>> from harness.training.resolve import build_request
     >>> check_batch(build_request(method="grpo", out="o", data=["p.jsonl"], batch_size=6, num_generations=4))
     Traceback (most recent call last):
     ...
     posttrain.errors.BadInput: --batch-size 6 × --gradient-accumulation 1 × 1 processes = 6 completions per step is \
 not a multiple of --num-generations 4; use --batch-size 8
     """
-    t = request.training
+    t, group = request.training, (request.rloo if request.method == "rloo" else request.grpo).num_generations
     per_step = t.batch_size * t.gradient_accumulation * world_size
-    if per_step % t.num_generations:
-        fix = -(-t.batch_size // t.num_generations) * t.num_generations
+    if per_step % group:
+        fix = -(-t.batch_size // group) * group
         raise BadInput(
             f"--batch-size {t.batch_size} × --gradient-accumulation {t.gradient_accumulation} × {world_size} processes "
-            f"= {per_step} completions per step is not a multiple of --num-generations {t.num_generations}; "
+            f"= {per_step} completions per step is not a multiple of --num-generations {group}; "
             f"use --batch-size {fix}"
         )
 
@@ -62,17 +78,15 @@ def build(
     from trl import GRPOConfig, GRPOTrainer
 
     funcs, weights = rewards
-    t = request.training
+    own = request.grpo
     args = GRPOConfig(
         **common,
-        num_generations=t.num_generations,
-        max_completion_length=t.max_completion_length,
+        num_generations=own.num_generations,
+        max_completion_length=own.max_completion_length,
         reward_weights=weights,
         beta=0.0,  # no KL term: no reference model to keep, the usual choice for short verifiable-reward runs
         log_completions=False,
-        # Sampling at temperature 1.0 from a small model yields mostly rambling and all-zero reward groups
-        # (no gradient); 0.7 keeps the group diverse but close enough to the greedy policy to score.
-        temperature=request.temperature,
+        temperature=own.temperature,  # see OnlineSampling: 0.7 keeps a small model's groups scoreable
     )
     return GRPOTrainer(
         model=model, reward_funcs=funcs, args=args, train_dataset=train, eval_dataset=evals,
@@ -86,5 +100,6 @@ SPEC = MethodSpec(
     data_kind="prompts",
     after=("sft", "dpo", "kto", "reward"),
     needs_rewards=True,
+    settings=GrpoSettings,
     build=build,
 )

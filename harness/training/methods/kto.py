@@ -9,18 +9,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from harness.training.methods import MethodSpec
+from harness.training.methods import MethodSection, MethodSpec
 
 if TYPE_CHECKING:
     from harness.training.request import TrainRequest
 
 
-class KtoSettings(BaseModel):
+class KtoSettings(MethodSection):
     """``kto:`` in experiment.yaml."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     beta: float = Field(0.1, gt=0, description="Strength of the pull toward the reference model.")
     desirable_weight: float = Field(

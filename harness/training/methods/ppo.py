@@ -48,6 +48,7 @@ class PpoSettings(BaseModel):
     train_batch_size: int = Field(32, ge=1, description="Global batch of one PPO update.")
     episodes: int = Field(1, ge=1, description="Passes over the prompts.")
     temperature: float = Field(1.0, gt=0, description="Sampling temperature of the rollouts.")
+    max_completion_length: int = Field(64, ge=1, description="Longest sampled completion in tokens.")
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from harness.training.methods import MethodSpec
+from harness.training.methods import MethodSection, MethodSpec
 
 if TYPE_CHECKING:
     from harness.training.request import TrainRequest
+
+
+class RewardSettings(MethodSection):
+    """``reward:`` in experiment.yaml: the reward model's own values of the shared training settings."""
 
 
 def build(
@@ -29,5 +33,6 @@ SPEC = MethodSpec(
     data_kind="preference",
     chains_policy=False,  # a reward model starts from the base model with a fresh score head
     policy=False,
+    settings=RewardSettings,
     build=build,
 )

@@ -8,20 +8,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from harness.training.methods import MethodSpec
+from harness.training.methods.grpo import OnlineSampling
 
 if TYPE_CHECKING:
     from harness.training.request import TrainRequest
     from harness.training.rewards import RewardFn
 
 
-class RlooSettings(BaseModel):
-    """``rloo:`` in experiment.yaml. The group size and completion length are ``training.num_generations``
-    and ``training.max_completion_length``, shared with GRPO."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+class RlooSettings(OnlineSampling):
+    """``rloo:`` in experiment.yaml: GRPO's sampling settings (num_generations, ...) plus RLOO's own."""
 
     beta: float = Field(
         0.0, ge=0.0, description="KL penalty toward the starting policy; 0 keeps no reference model (cheapest)."
@@ -36,15 +34,15 @@ def build(
     from trl import RLOOConfig, RLOOTrainer
 
     funcs, weights = rewards
-    t, own = request.training, request.rloo
+    own = request.rloo
     args = RLOOConfig(
         **common,
-        num_generations=t.num_generations,
-        max_completion_length=t.max_completion_length,
+        num_generations=own.num_generations,
+        max_completion_length=own.max_completion_length,
         reward_weights=weights,
         beta=own.beta,
         normalize_advantages=own.normalize_advantages,
-        temperature=request.temperature,  # see grpo.py: 0.7 keeps a small model's groups scoreable
+        temperature=own.temperature,  # see grpo.py: 0.7 keeps a small model's groups scoreable
         log_completions=False,
     )
     return RLOOTrainer(

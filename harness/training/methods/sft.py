@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from harness.training.methods import MethodSpec
+from harness.training.methods import MethodSection, MethodSpec
 
 if TYPE_CHECKING:
     from harness.training.request import TrainRequest
+
+
+class SftSettings(MethodSection):
+    """``sft:`` in experiment.yaml: SFT's own values of the shared training settings (e.g. its learning_rate)."""
 
 
 def build(
@@ -26,14 +30,20 @@ def build(
         packing_strategy="bfd",
         dataset_num_proc=None,
     )
-    return SFTTrainer(
+    trainer = SFTTrainer(
         model=model, args=args, train_dataset=train, eval_dataset=evals, processing_class=tokenizer, peft_config=peft
     )
+    from harness.training.packed_rows import RowPackedCollator, needs_row_packing
+
+    if args.packing and needs_row_packing(trainer.model):  # SDPA/eager: one flattened row costs 8× the attention
+        trainer.data_collator = RowPackedCollator(trainer.processing_class.pad_token_id)
+    return trainer
 
 
 SPEC = MethodSpec(
     name="sft",
     summary="supervised fine-tuning on (prompt, ideal response) pairs",
     data_kind="sft",
+    settings=SftSettings,
     build=build,
 )

@@ -3,6 +3,9 @@
 Paired tests compare two systems on the *same* examples, so the example-to-example difficulty
 cancels out and a few points of difference can be told apart from noise. Every function takes
 plain sequences and returns plain numbers; a fixed ``seed`` makes resampling reproducible.
+
+A leaf module (numpy, scipy and the standard library only): evaluation, the forgetting check and the
+report all import it, so it must import none of them.
 """
 
 from __future__ import annotations

@@ -1,0 +1,137 @@
+"""Greedy decoding without wasted work: finished rows leave the batch, a shared prompt prefix is prefilled once.
+
+``model.generate`` keeps every row of a batch in every forward pass until the longest answer ends:
+a row that emitted EOS after 9 tokens still costs 31 more forward passes at 40 new tokens. On the
+support-assistant eval (42 rows, 40 new tokens) 15 rows finish early, which is 264 of 1,680 row-steps
+(16%) that ``generate`` computes and throws away. Here a finished row leaves the batch and its KV
+cache at once (``DynamicCache.batch_select_indices``), and a whole batch ends when all its rows have.
+Leading tokens every prompt shares (the template's system turn) are run once and their KV cache
+copied to each row; the rows' own tokens follow as ``[prefix][pads][rest]`` with positions counted
+past the prefix, so each row sees the positions and keys it would see alone.
+
+The arithmetic per row is what ``generate`` does: the same left-padded prefill with the same
+position ids (``cumsum(mask) − 1``, pads at 0), logits of the last position only, ``argmax`` of the
+float32 logits, the next position one past the last. tests/test_eval_generate.py checks the answers
+against ``model.generate`` and against one row at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+def greedy_tokens(
+    model: Any,
+    input_ids: Any,
+    attention_mask: Any,
+    *,
+    max_new_tokens: int,
+    eos_ids: set[int],
+    is_stopped: Callable[[list[int]], bool] | None = None,
+) -> list[list[int]]:
+    """The generated token ids of each row (EOS excluded), stopping a row at EOS or when ``is_stopped``.
+
+    ``is_stopped(tokens)`` is asked after each new token of a row (e.g. "does its text hold a stop
+    sequence"); it keeps the token that made it true, as ``generate``'s stopping criteria do.
+    """
+    import torch
+    from transformers import DynamicCache
+
+    rows = input_ids.shape[0]
+    generated: list[list[int]] = [[] for _ in range(rows)]
+    alive = list(range(rows))  # original row of each row still in the batch
+    cache = DynamicCache(config=model.config)  # filled in place by each forward pass
+    cache_arg = _cache_keyword(model)
+    shared = shared_prefix_length(input_ids, attention_mask) if rows > 1 else 0
+    with torch.inference_mode():
+        if shared:  # the prefix once, its KV cache copied to every row; then [prefix][pads][rest]
+            prefix = input_ids[:1, input_ids.shape[1] - int(attention_mask[0].sum()) :][:, :shared]
+            model(
+                input_ids=prefix,
+                attention_mask=torch.ones_like(prefix),
+                position_ids=torch.arange(shared, device=prefix.device)[None],
+                use_cache=True,
+                logits_to_keep=1,
+                **{cache_arg: cache},
+            )
+            cache.batch_repeat_interleave(rows)
+            input_ids, rest_mask = _drop_prefix(input_ids, attention_mask, shared)
+            position_ids = (shared + rest_mask.long().cumsum(-1) - 1).masked_fill(rest_mask == 0, 0)
+            attention_mask = torch.cat([attention_mask.new_ones((rows, shared)), rest_mask], dim=-1)
+        else:
+            position_ids = (attention_mask.long().cumsum(-1) - 1).masked_fill(attention_mask == 0, 0)
+        step_ids, step_positions = input_ids, position_ids
+        for _ in range(max_new_tokens):
+            out = model(
+                input_ids=step_ids,
+                attention_mask=attention_mask,
+                position_ids=step_positions,
+                **{cache_arg: cache},
+                use_cache=True,
+                logits_to_keep=1,
+            )
+            next_ids = out.logits[:, -1, :].to(dtype=torch.float32).argmax(-1)
+            keep: list[int] = []
+            for j, token in enumerate(next_ids.tolist()):  # one host sync per step for the whole batch
+                row = alive[j]
+                if token in eos_ids:
+                    continue
+                generated[row].append(token)
+                if is_stopped is None or not is_stopped(generated[row]):
+                    keep.append(j)
+            if not keep:
+                break
+            step_positions = step_positions[:, -1:] + 1
+            attention_mask = torch.cat([attention_mask, attention_mask.new_ones((attention_mask.shape[0], 1))], dim=-1)
+            step_ids = next_ids[:, None]
+            if len(keep) < len(alive):  # drop the finished rows everywhere, cache included
+                index = torch.tensor(keep, device=input_ids.device)
+                cache.batch_select_indices(index)
+                attention_mask, step_positions, step_ids = attention_mask[index], step_positions[index], step_ids[index]
+                alive = [alive[j] for j in keep]
+    return generated
+
+
+def _cache_keyword(model: Any) -> str:
+    """``cache`` in transformers 5, ``past_key_values`` before (a PEFT wrapper forwards either)."""
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+
+
+MIN_SHARED_PREFIX = 8  # tokens; below this the extra forward pass costs more than it saves
+
+
+def shared_prefix_length(input_ids: Any, attention_mask: Any) -> int:
+    """Leading tokens every row's prompt shares (the chat template's system turn, a k-shot block),
+    leaving each row at least one token of its own; 0 when under :data:`MIN_SHARED_PREFIX`.
+
+    The support-assistant prompts are ~42 tokens of which 28 are SmolLM2's default system turn and
+    the user-turn opener: prefilled once instead of 42 times, 1,176 of 1,890 prefill tokens go.
+    """
+    lengths = attention_mask.sum(-1)
+    width = input_ids.shape[1]
+    shortest = int(lengths.min())
+    # Real tokens are right-aligned: row r's first real token is at width - lengths[r].
+    starts = (width - lengths).tolist()
+    first = input_ids[0, starts[0] : starts[0] + shortest]
+    common = shortest - 1
+    for r, start in enumerate(starts[1:], 1):
+        diff = (input_ids[r, start : start + common] != first[:common]).nonzero()
+        if len(diff):
+            common = int(diff[0])
+    return common if common >= MIN_SHARED_PREFIX else 0
+
+
+def _drop_prefix(input_ids: Any, attention_mask: Any, shared: int) -> tuple[Any, Any]:
+    """The rows without their first ``shared`` real tokens, left-padded again to the new width."""
+    lengths = attention_mask.sum(-1) - shared
+    width = int(lengths.max())
+    ids = input_ids.new_zeros((input_ids.shape[0], width))
+    mask = attention_mask.new_zeros((input_ids.shape[0], width))
+    for r, length in enumerate(lengths.tolist()):
+        ids[r, width - length :] = input_ids[r, input_ids.shape[1] - length :]
+        mask[r, width - length :] = 1
+    return ids, mask
