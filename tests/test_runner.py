@@ -135,7 +135,7 @@ def test_run_skips_unchanged_stages_and_reruns_dependents(tmp_path, tiny_model_d
 
 @pytest.mark.slow
 def test_killed_run_resumes_without_redoing_baselines(tmp_path, tiny_model_dir):
-    exp = make_experiment(tmp_path / "exp", tiny_model_dir, max_steps=150, save_steps=10)
+    exp = make_experiment(tmp_path / "exp", tiny_model_dir, max_steps=80, save_steps=10)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     cmd = [sys.executable, "-m", "harness.cli", "run", str(exp)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -160,4 +160,4 @@ def test_killed_run_resumes_without_redoing_baselines(tmp_path, tiny_model_dir):
     manifest = json.loads((run_dir / "manifest.json").read_text())["stages"]
     assert manifest["baselines"]["finished"] == baseline_finished
     summary = json.loads((run_dir / "train" / "sft" / "train_summary.json").read_text())
-    assert summary["steps"] == 150
+    assert summary["steps"] == 80
