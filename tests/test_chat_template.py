@@ -159,3 +159,18 @@ def test_a_base_model_tuned_with_sft_stops_at_the_end_of_turn(base_model_dir: Pa
                                    pad_token_id=tokenizer.pad_token_id)[0, ids["input_ids"].shape[1]:]  # fmt: skip
     assert len(generated) < 20 and int(generated[-1]) == tokenizer.eos_token_id
     assert tokenizer.decode(generated, skip_special_tokens=True) == ANSWER
+
+
+def test_a_bad_template_file_or_source_is_one_line(tmp_path: Path) -> None:
+    from harness.training.chat_template import _chosen_template
+    from posttrain.errors import BadInput
+
+    binary = tmp_path / "t.jinja"
+    binary.write_bytes(b"\xff\xfe{{ messages }}")
+    with pytest.raises(BadInput, match=r"t\.jinja:1: not UTF-8"):
+        _chosen_template(object(), str(binary), None)
+    empty = tmp_path / "empty-model"
+    empty.mkdir()
+    (empty / "config.json").write_text('{"model_type": "llama"}')
+    with pytest.raises(BadInput, match="no tokenizer to copy the template from"):  # a folder without one
+        _chosen_template(object(), str(empty), None)

@@ -123,3 +123,15 @@ def test_dry_run_plans_a_named_7b_without_downloading_it(tmp_path: Path, default
     assert rows["gpu_24gb: plan"].startswith("QLoRA 4-bit + gradient checkpointing")
     code, _, err = cli("run", str(tmp_path / "exp"), "--dry-run", "--compute", "tpu", capsys=capsys)
     assert code == 2 and "--compute tpu: unknown" in err
+
+
+def test_a_damaged_local_config_is_one_line(tmp_path: Path) -> None:
+    from harness.runner.memory_plan import shape_config
+    from posttrain.errors import BadInput
+
+    (tmp_path / "config.json").write_text('{"hidden_size": 4096,\n  "num_layers": }')
+    with pytest.raises(BadInput, match=r"config\.json:2: not valid JSON"):
+        shape_config(str(tmp_path))
+    (tmp_path / "config.json").write_text("[1, 2]")
+    with pytest.raises(BadInput, match="must be a JSON object"):
+        shape_config(str(tmp_path))

@@ -101,7 +101,17 @@ def shape_config(model: str) -> dict[str, Any] | None:
     """A ``config.json``-like dict for ``model``: a local directory's own, a known name's, else None."""
     path = Path(model).expanduser()
     if (path / "config.json").is_file():
-        return dict(json.loads((path / "config.json").read_text()))
+        from posttrain.errors import BadInput
+        from posttrain.safe_files import read_text
+
+        file = path / "config.json"
+        try:
+            found = json.loads(read_text(file, "model config"))
+        except json.JSONDecodeError as error:
+            raise BadInput(f"{file}:{error.lineno}: not valid JSON ({error.msg})") from None
+        if not isinstance(found, dict):
+            raise BadInput(f"{file}:1: a model config must be a JSON object")
+        return dict(found)
     known = KNOWN_SHAPES.get(normalise_name(model))
     if known is None:
         return None

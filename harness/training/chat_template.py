@@ -61,12 +61,18 @@ def _chosen_template(tokenizer: Any, choice: str | None, base_dir: str | None) -
     if choice.endswith((".jinja", ".j2")):
         if not path.is_file():
             raise BadInput(f"{_FIELD}: {choice}: no such file")
-        return path.read_text(encoding="utf-8"), None, str(path)
+        from posttrain.safe_files import read_text
+
+        return read_text(path, f"{_FIELD} file"), None, str(path)
     from transformers import AutoTokenizer
 
     from harness.models.loading import resolve_model
 
-    source = AutoTokenizer.from_pretrained(resolve_model(str(path) if path.exists() else choice))
+    try:
+        source = AutoTokenizer.from_pretrained(resolve_model(str(path) if path.exists() else choice))
+    except (OSError, ValueError) as error:  # not a model here, unreachable offline, or no tokenizer in it
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise BadInput(f"{_FIELD}: {choice}: no tokenizer to copy the template from ({first})") from None
     template = source.get_chat_template() if getattr(source, "chat_template", None) else None
     if not template:
         raise BadInput(f"{_FIELD}: {choice} has no chat template to copy; use chatml or a .jinja file")
