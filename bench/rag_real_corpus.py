@@ -18,6 +18,9 @@ write: ``model.encode(texts)`` with its defaults and ``collection.add`` in batch
 chunks/s, the ratio, the load average, hit@3 of each on those chunks, and how close posttrain's (bf16
 where the CPU has it) embeddings are to the plain fp32 ones (cosine, and top-3 agreement).
 
+The bench runs with the allocator settings the CLI sets for itself (harness/allocator.py), for the plain
+script too, so its side-by-side ratio is conservative (``POSTTRAIN_MALLOC=default`` runs without).
+
 When the corpus is not installed the script says how to install it, prints "not run" and exits 0.
 """
 
@@ -242,6 +245,9 @@ def main() -> int:
     )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    from harness.allocator import reexec_tuned
+
+    reexec_tuned(always=True)  # the allocator `posttrain rag index` runs with, for both indexers alike
     if not args.corpus.is_dir():
         print(
             f"not run: no corpus at {args.corpus}; install it with `apt-get install postgresql-doc-15` "

@@ -23,6 +23,10 @@ Every real token counts through the LM head, since on a CPU TRL's fused LM head 
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/train_overhead.py [--steps 4] [--repeats 2] [--threads N]
 
+The whole bench runs with the allocator settings `posttrain train` sets for itself (harness/allocator.py:
+huge pages, freed buffers kept), for plain TRL too, so the wall ratio is conservative: a plain TRL
+script run without them is slower still (``POSTTRAIN_MALLOC=default`` runs the bench without).
+
 The machine is shared: the load average is printed, and with more runnable threads than cores OpenMP's
 spin-waits make multi-threaded torch slow and burn CPU time. ``--threads`` defaults to 1 when the load is
 above the core count (the peak is measured at the same count, so the share stays comparable); the CPU-time
@@ -218,6 +222,9 @@ def main() -> None:
     parser.add_argument("--skip-defaults", action="store_true", help="Leave out plain TRL with its defaults.")
     opts = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from harness.allocator import reexec_tuned
+
+    reexec_tuned(always=True)  # the allocator `posttrain train` runs with, for every variant alike
     import torch
 
     from harness.models.device import resolve_placement

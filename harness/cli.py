@@ -133,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:  # pragma: no cover - the console script
+    from harness.allocator import reexec_tuned
+
+    reexec_tuned()  # the allocator set for tensor work: once, before torch is imported
     sys.exit(main())
 
 
