@@ -126,3 +126,21 @@ def test_batch_size_fits_memory_and_respects_the_cap(tiny):
 
     model, _ = tiny
     assert 1 <= pick_batch_size(model, prompt_tokens=100, max_new_tokens=100) <= 64
+
+
+def test_on_a_cpu_the_cache_gets_at_most_its_budget_however_much_memory_is_free(monkeypatch) -> None:
+    import types
+
+    import torch
+
+    from harness.evaluation import generate
+
+    monkeypatch.setattr(generate, "_available_bytes", lambda device: 64 * 1024**3)
+
+    model = torch.nn.Linear(2, 2)  # float32 on the CPU; the SmolLM2-135M cache shape below
+    model.config = types.SimpleNamespace(  # type: ignore[assignment]
+        num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3, head_dim=64
+    )
+    per_row = 2 * (2 * 30 * 3 * 64 * 4) * (1000 + 40)  # a RAG prompt of 1,000 tokens, 40 new
+    assert generate.pick_batch_size(model, 1000, 40) == generate._CPU_CACHE_BUDGET // per_row  # 21 rows
+    assert generate.pick_batch_size(model, 100, 40) == 64  # short prompts: the CPU cap
