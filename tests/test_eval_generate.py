@@ -100,6 +100,41 @@ def test_a_prompt_prefix_shared_by_all_rows_is_prefilled_once_with_the_same_answ
     assert ours == theirs and len(set(ours)) == 3
 
 
+def test_the_sliced_lm_head_gives_the_same_logits_and_is_removed_after(varied):
+    import torch
+
+    from harness.evaluation.greedy import LM_HEAD_CHUNK, _sliced_lm_head
+
+    model, _ = varied
+    head = model.get_output_embeddings()
+    assert head.out_features >= 4 * LM_HEAD_CHUNK  # the tiny model's 49,152-row head is sliced
+    hidden = torch.randn(5, head.in_features)
+    with torch.inference_mode():
+        whole = head(hidden)
+        with _sliced_lm_head(model):
+            assert "forward" in vars(head)
+            sliced = head(hidden)
+    assert "forward" not in vars(head)
+    assert torch.equal(whole, sliced)
+
+
+def test_the_buffered_kv_cache_grows_past_its_capacity_and_follows_row_selection():
+    import torch
+
+    from harness.evaluation.greedy import _buffered_layer
+
+    layer = _buffered_layer()(3)
+    steps = [torch.randn(4, 2, n, 8) for n in (2, 1, 3, 1)]  # 7 tokens into a buffer planned for 3
+    for step in steps:
+        keys, values = layer.update(step, -step)
+    expected = torch.cat(steps, dim=-2)
+    assert layer.get_seq_length() == 7 and torch.equal(keys, expected) and torch.equal(values, -expected)
+    layer.batch_select_indices(torch.tensor([0, 2]))
+    assert torch.equal(layer.keys, expected[[0, 2]])
+    keys, _ = layer.update(torch.ones(2, 2, 1, 8), torch.ones(2, 2, 1, 8))
+    assert keys.shape == (2, 2, 8, 8) and torch.equal(keys[:, :, :7], expected[[0, 2]])
+
+
 def test_stop_sequence_cuts_the_answer(tiny):
     from harness.evaluation.generate import generate_batch
 

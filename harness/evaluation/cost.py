@@ -6,8 +6,9 @@ Batched eval latency (batch time / rows) says nothing about serving one user; th
 needs the time a single request takes, so a few rows are generated again one at a time. Each is timed
 on a short generation (1 and ``PROBE_TOKENS`` new tokens: prefill plus per-token decode time) and
 extrapolated linearly to the answer's own length, which costs a fraction of generating it whole. To
-keep the eval's cost down the sample stops once it has used a tenth of the batched generation's wall
-time, after at least one row and at most ``BS1_SAMPLE`` rows.
+keep the eval's cost down the sample stops before a row would take it past a tenth of the batched
+generation's wall time (each row is predicted to cost what the rows before it did), after at least one
+row and at most ``BS1_SAMPLE`` rows.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def batch1_latencies(
     budget = BS1_BUDGET * generation_s
     spent, seconds = 0.0, list[float]()
     for conversation, produced in zip(conversations[:BS1_SAMPLE], output_tokens, strict=False):
-        if seconds and spent >= budget:
+        if seconds and spent + spent / len(seconds) > budget:  # the next row would overrun the budget
             break
         first = timed(conversation, 1)
         spent += first
