@@ -178,10 +178,10 @@ FIGURES: dict[str, list[Figure | tuple[str, str, str]]] = {
             judge="ratio",
         ),
         Figure(
-            "train share of the bf16 matmul peak (CPU time; 6·N_lora + 4·N_frozen + attention)",
-            r"^posttrain share of bf16 peak \(CPU time\): (\d+%)",
+            "train share of the matmul peak (bf16; fp32 without bf16 units; CPU time; 6·N_lora + 4·N_frozen + attn)",
+            r"^posttrain share of (?:bf16|fp32) peak \(CPU time\): (\d+%)",
             "≥ 40%",
-            spread=r"^posttrain share of bf16 peak \(CPU time\): \d+% \((\d+%–\d+%);",
+            spread=r"^posttrain share of (?:bf16|fp32) peak \(CPU time\): \d+% \((\d+%–\d+%);",
         ),
     ],
     "best_of_n_speed.py": [
