@@ -80,3 +80,22 @@ def reexec_tuned(argv: Sequence[str] | None = None, *, always: bool = False) -> 
         os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
     except OSError:  # no interpreter path to run again (embedded Python): carry on untuned
         return
+
+
+def return_freed_memory() -> None:
+    """Collect garbage, then hand the heap's free pages back to the kernel (``malloc_trim``).
+
+    The tunables above keep freed buffers for the next step of the same work; between stages of a run
+    (evaluation, then training, then evaluation again) the next stage's sizes differ, so what the last one
+    freed would only raise the peak. No-op where the C library is not glibc.
+    """
+    import gc
+
+    gc.collect()
+    if platform.libc_ver()[0] != "glibc":
+        return
+    import contextlib
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):  # a glibc without the usual soname or symbol
+        ctypes.CDLL("libc.so.6").malloc_trim(0)

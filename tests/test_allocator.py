@@ -77,3 +77,26 @@ def test_the_tunables_cut_page_faults_of_large_buffers() -> None:
     plain, tuned = faults(base), faults({**base, "GLIBC_TUNABLES": TUNABLES})
     assert plain > 20 * 16_000 * 0.9  # 16,384 small pages per buffer
     assert tuned < plain / 10, (plain, tuned)
+
+
+KEPT = """
+from harness.allocator import return_freed_memory
+
+def rss_mib():
+    return int(next(l for l in open("/proc/self/status") if l.startswith("VmRSS")).split()[1]) // 1024
+
+buffers = [bytearray(b"x" * (4 << 20)) for _ in range(50)]  # 200 MiB of 4 MiB buffers, kept in the heap
+last = bytearray(b"x" * (4 << 20))  # above them: the heap's top cannot shrink past it
+del buffers
+kept = rss_mib()
+return_freed_memory()
+print(kept, rss_mib())
+"""
+
+
+@glibc_only
+def test_freed_heap_pages_go_back_between_stages() -> None:
+    env = {**os.environ, "GLIBC_TUNABLES": TUNABLES, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    out = subprocess.run([sys.executable, "-c", KEPT], env=env, capture_output=True, text=True, check=True)
+    kept, after = map(int, out.stdout.split())
+    assert kept - after > 150, (kept, after)  # the 200 MiB the tunables kept are returned

@@ -234,6 +234,11 @@ def load_for_eval(
     return _LOADED[key]
 
 
+def release_loaded() -> None:
+    """Drop the kept model (a run's next stage loads another: two in memory would only raise its peak)."""
+    _LOADED.clear()
+
+
 def _run_model(
     request: EvalRequest, rows: list[dict[str, Any]], conversations: list[list[dict[str, str]]]
 ) -> tuple[list[str], list[float], dict[str, list[str]]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -102,11 +103,25 @@ def run_experiment(
         started, cpu_started = time.perf_counter(), _cpu_seconds()
         with bars_only_on_a_terminal():
             stage.run(ctx)
+        _release_memory()
         wall, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_started
         ctx.manifest.mark(stage.name, digest, "done", wall_s=round(wall, 2), cpu_s=round(cpu, 2))
         result.outcomes.append(StageOutcome(stage.name, "ran", round(wall, 2), round(cpu, 2)))
         say(f"[dim]  {stage.name} done in {wall:.0f} s ({cpu:.0f} s CPU)[/]")
     return result
+
+
+def _release_memory() -> None:
+    """What a stage leaves behind goes before the next starts: the eval model it kept, freed heap pages.
+
+    The demo's SFT stage started with the baselines' model still loaded (540 MB) and peaked ~0.5 GB higher.
+    """
+    from harness.allocator import return_freed_memory
+
+    runner = sys.modules.get("harness.evaluation.runner")  # imported only if a stage evaluated
+    if runner is not None:
+        runner.release_loaded()
+    return_freed_memory()
 
 
 def set_aside(ctx: RunContext, stage: Stage) -> None:
