@@ -58,12 +58,7 @@ class LoraSettings(_Strict):
     full_finetune: bool = Field(False, description="Train every weight instead of a LoRA adapter (explicit opt-in).")
     r: int = Field(16, ge=1, le=1024, description="LoRA rank: the adapter's width per adapted matrix.")
     alpha: int = Field(32, ge=1, description="LoRA scaling numerator; the update is scaled by alpha / r.")
-    # 0 is PEFT's own default. Above 0, PEFT keeps a dropped-out copy of every adapted matrix's input for the
-    # backward pass: in the demo's SFT (4 × 192 tokens, 135M) that is ~550 MB of its ~3.3 GB and a slower step,
-    # for a regulariser short LoRA runs do not need; set it for long runs on little data.
-    dropout: float = Field(
-        0.0, ge=0.0, lt=1.0, description="Dropout on the LoRA branch (0: none, PEFT's default; 0.05–0.1 for long runs)."
-    )
+    dropout: float = Field(0.05, ge=0.0, lt=1.0, description="Dropout on the LoRA branch.")
     target_modules: list[str] | Literal["all-linear"] = Field(
         "all-linear", description="Modules that get adapters: 'all-linear' or names like [q_proj, v_proj]."
     )

@@ -35,7 +35,7 @@ python3 -m openrlhf.cli.train_ppo_ray \\
   --algo.kl.init_coef 0.01 \\
   --ds.lora.rank 16 \\
   --ds.lora.alpha 32 \\
-  --ds.lora.dropout 0.0 \\
+  --ds.lora.dropout 0.05 \\
   --ds.lora.target_modules all-linear \\
   --ds.zero_stage 2 \\
   --ds.param_dtype bf16 \\

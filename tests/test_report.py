@@ -99,6 +99,7 @@ BROWSER_SERVICES = (
     "https://update.googleapis.com/service/update2/",
     "http://update.googleapis.com/service/update2/",
     "https://accounts.google.com/ListAccounts",
+    "https://www.google.com/async/",  # Chromium 150's own start-up fetch (folae), whatever the page
 )
 
 
