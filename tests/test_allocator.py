@@ -100,3 +100,12 @@ def test_freed_heap_pages_go_back_between_stages() -> None:
     out = subprocess.run([sys.executable, "-c", KEPT], env=env, capture_output=True, text=True, check=True)
     kept, after = map(int, out.stdout.split())
     assert kept - after > 150, (kept, after)  # the 200 MiB the tunables kept are returned
+
+
+def test_between_stages_the_kept_eval_model_is_dropped() -> None:
+    from harness.evaluation import runner
+    from harness.runner.pipeline import _release_memory
+
+    runner._LOADED[("model", None, None, "cpu", "fp32")] = (object(), object())
+    _release_memory()
+    assert runner._LOADED == {}
