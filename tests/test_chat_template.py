@@ -146,7 +146,9 @@ def test_a_base_model_tuned_with_sft_stops_at_the_end_of_turn(base_model_dir: Pa
     data.write_text((json.dumps({"prompt": "Hi", "completion": ANSWER}) + "\n") * 8)
     out = tmp_path / "sft"
     # Full fine-tuning: the tiny random model's frozen, tiny embeddings cap what LoRA can move its logits by.
-    train(build_request(method="sft", model=str(base_model_dir), data=[str(data)], out=out, max_steps=15, batch_size=4,
+    # 60 steps, not 15: at this learning rate 15 steps learned the answer on AVX-512 hosts but not on an AVX2-only
+    # one (fp32 or bf16 alike); 40–80 steps learned it in both precisions there.
+    train(build_request(method="sft", model=str(base_model_dir), data=[str(data)], out=out, max_steps=60, batch_size=4,
                         max_length=32, learning_rate=5e-2, full_finetune=True, progress=False))  # fmt: skip
     model, tokenizer = load_model_and_tokenizer(str(base_model_dir), adapter=out, device="cpu")
     assert tokenizer.chat_template == CHATML  # saved with the output, read back from there
