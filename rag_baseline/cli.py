@@ -77,7 +77,7 @@ def query_command(
     chroma_url: ChromaUrlOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Print the K chunks closest to QUESTION, best first, with their source ids and cosine scores.
+    """Print the K best chunks for QUESTION (embedding + keyword search), with source ids and cosine scores.
 
     Example: posttrain rag query "How long is the return window?" --store rag-store -k 2
     """

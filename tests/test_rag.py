@@ -98,7 +98,35 @@ def test_index_is_persistent_and_retrieval_finds_the_policy(built_store: Path) -
     assert len(hits) == 3
     assert hits[0].source == "returns.md" and "47 days" in hits[0].text
     assert hits[0].id.startswith("returns.md#")
-    assert hits[0].score >= hits[1].score >= hits[2].score
+    assert len({h.id for h in hits}) == 3 and all(-1.0 <= h.score <= 1.0 for h in hits)  # fused order, cosine scores
+
+
+def test_keywords_find_an_identifier_the_embeddings_rank_below_its_paraphrases(tmp_path: Path) -> None:
+    from rag_baseline.embeddings import embed
+    from rag_baseline.index import build_index
+    from rag_baseline.retrieve import Retriever
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i, text in enumerate(
+        [
+            "Every error the server reports has a code and a message that says what it means.",
+            "An error code is five characters; the message explains what the error means and what to do.",
+            "When an error is raised, its meaning is given by the code's class, the first two characters.",
+            "Client programs should look at an error's code, not its message text, to decide what it means.",
+            "Errors in the log carry their code, so you can look up what each error means later.",
+        ]
+    ):
+        (docs / f"errors{i}.md").write_text(f"# Errors {i}\n\n{text}\n")
+    (docs / "deadlock.md").write_text(
+        "# Deadlocks\n\nTwo transactions waited for each other; one was cancelled with 40P01.\n"
+    )
+    build_index(docs, tmp_path / "store")
+    retriever = Retriever(tmp_path / "store")
+    question = "What does error 40P01 mean?"
+    by_embedding = retriever._collection.query(query_embeddings=embed([question]), n_results=1)["metadatas"][0]
+    assert by_embedding[0]["source"] != "deadlock.md"  # alone, the embeddings prefer the paraphrases
+    assert retriever.search(question, k=1)[0].source == "deadlock.md"
 
 
 def test_index_rebuilds_only_when_documents_or_settings_change(knowledge_copy: Path, built_store: Path) -> None:

@@ -121,6 +121,7 @@ def _key(request: EvalRequest) -> str:
         parts["train"] = cache.tree_digest(request.train)
     if request.retriever is not None:
         parts["retriever"] = request.retriever_id or getattr(request.retriever, "fingerprint", None) or "unknown"
+        parts["search"] = getattr(request.retriever, "method", None)  # hybrid search, or a caller's own
     return cache.cache_key(parts)
 
 
