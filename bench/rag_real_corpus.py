@@ -200,9 +200,8 @@ def side_by_side(sample: list[Any], questions: list[dict[str, str]], runs: int) 
         plain = last["plain"].query(
             query_embeddings=plain_model.encode(asked, normalize_embeddings=True), n_results=3, include=["metadatas"]
         )
-        top = {"plain": plain["ids"], "posttrain_cosine": []}
+        cosine_top = last["posttrain"].query(query_embeddings=embed(asked), n_results=3, include=[])["ids"]
         sources = {"plain": [[str((m or {}).get("source")) for m in metas] for metas in plain["metadatas"]]}
-        top["posttrain_cosine"] = last["posttrain"].query(query_embeddings=embed(asked), n_results=3, include=[])["ids"]
         found = Retriever(Path(tmp) / f"posttrain-{runs - 1}", "ours").search_many(asked, k=3)
         sources["posttrain"] = [[h.source for h in hits] for hits in found]
     hits = {
@@ -210,7 +209,7 @@ def side_by_side(sample: list[Any], questions: list[dict[str, str]], runs: int) 
         for name in sources
     }
     # How close the bf16 embeddings come to fp32: the top 3 by cosine alone, posttrain's vectors vs plain's.
-    pairs = zip(top["plain"], top["posttrain_cosine"], strict=True)
+    pairs = zip(plain["ids"], cosine_top, strict=True)
     agree = statistics.mean(len(set(x) & set(y)) / 3 for x, y in pairs)
     med = {k: statistics.median(v) for k, v in times.items()}
     return {

@@ -5,7 +5,7 @@ Dense embeddings find paraphrases but miss rare exact words — identifiers, opt
 memory from the texts the collection already stores, the first time a retriever searches, so it can
 never disagree with the collection and needs no file of its own (the PostgreSQL manual's 13,941 chunks
 take about 2 s). Scores are Okapi BM25 (k1 = 1.2, b = 0.75, the Lucene idf); tokens are lower-cased
-runs of letters, digits and ``_``, without a short list of English stop words.
+runs of letters (of any script), digits and ``_``, without a short list of English stop words.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections import Counter
 from typing import Any
 
 K1, B = 1.2, 0.75
-_TOKEN = re.compile(r"[a-z0-9_]+")
+_TOKEN = re.compile(r"\w+")  # letters of any script, digits and _
 _STOP = (
     "a about all also an and any are as at be been but by can could did do does for from had has have how i if "
     "in into is it its me my no not of on or our so than that the their them then there these they this those "
@@ -29,6 +29,8 @@ def tokens(text: str) -> list[str]:
 
     >>> tokens("What is the default of work_mem, in MB? Can I bring my dogs?")
     ['default', 'work_mem', 'mb', 'bring', 'dog']
+    >>> tokens("Größe der Rückgabe")  # accented words stay whole
+    ['größe', 'der', 'rückgabe']
     """
     return [_singular(w) for w in _TOKEN.findall(text.lower()) if w not in STOP_WORDS]
 
