@@ -183,7 +183,8 @@ FIGURES: dict[str, list[Figure | tuple[str, str, str]]] = {
             judge="ratio",
         ),
         Figure(
-            "train share of the matmul peak (bf16; fp32 without bf16 units; CPU time; 6·N_lora + 4·N_frozen + attn)",
+            "train share of the matmul peak (bf16; fp32 without bf16 units; CPU time; "
+            "6·N_lora + 4·N_frozen + attn, LM head on labelled tokens)",
             r"^posttrain share of (?:bf16|fp32) peak \(CPU time\): (\d+%)",
             "≥ 40%",
             spread=r"^posttrain share of (?:bf16|fp32) peak \(CPU time\): \d+% \((\d+%–\d+%);",
@@ -284,7 +285,7 @@ def machine_line(results: list[Result]) -> str:
     start = f"{loads[0][0]:.1f}" if loads[0] else "?"
     end = f"{loads[1][-1]:.1f}" if loads[1] else "?"
     dates = sorted(r.date for r in ran if r.date)
-    when = dates[0] if dates else "never"
+    when = "never" if not dates else dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"  # --only
     took = sum(r.seconds for r in ran)
     return (
         f"{when}: {os.cpu_count()} cores ({cpu_model()}), load average {start} at the start, {end} at the end; "

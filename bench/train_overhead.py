@@ -15,16 +15,19 @@ on one without them (AVX2 only, e.g. some EPYC hosts) bf16 is emulated at ~1 GFL
 then not measured at the model's width (a few 1536² matmuls would take a minute) and the line says so.
 
 FLOPs per non-pad token, counted honestly (N_frozen = every frozen matmul weight including the tied LM head,
-the embedding lookup is free; N_lora = the adapter weights; d = hidden width, L = an example's length):
+the embedding lookup is free; N_lora = the adapter weights; N_head = the LM head, vocab × d; d = hidden width,
+L = an example's length; s = the share of real tokens that carry a label, i.e. the completion's):
 
     6·N_lora                   forward, input-gradient and weight-gradient passes of the adapter matrices
-  + 4·N_frozen                 forward and input-gradient passes of the frozen weights (no weight gradients)
+  + 4·(N_frozen - N_head)      forward and input-gradient passes of the frozen weights (no weight gradients)
+  + 4·N_head·s                 the LM head, forward and input gradient, for the labelled positions only
   + 6·layers·d·L               causal attention scores and values (QKᵀ and AV: 2·L·d forward per token
                                averaged over the causal triangle, ×3 with the backward), per example
 
-Only real tokens count: padding, and the masked-out blocks a packed row's attention computes, are waste.
-Every real token counts through the LM head, since on a CPU TRL's fused LM head scores every position
-(on CUDA it scores only the completion's, and this count would be ~10% high there).
+Only real tokens count: padding, the masked-out blocks a packed row's attention computes, and LM-head scores of
+prompt positions (no label, no loss) are waste. posttrain's CPU head (harness/training/lm_head.py) scores only the
+labelled positions; plain TRL's fused head scores every position on a CPU (on CUDA only the labelled ones), and the
+same count is used for it, so its extra head work shows as a lower share.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/train_overhead.py [--steps 4] [--repeats 2] [--threads N]
 
@@ -56,7 +59,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 # 109 short chat rows (~90 tokens each): packed at max_length 256 they fill ~40 rows.
 DATA = [REPO / "examples" / "persona" / "sft.jsonl", REPO / "examples" / "support-assistant" / "train.jsonl"]
-FORMULA = "FLOPs/token = 6·N_lora + 4·N_frozen + 6·layers·d·L (causal attention, L = example length)"
+FORMULA = (
+    "FLOPs/token = 6·N_lora + 4·(N_frozen - N_head) + 4·N_head·s + 6·layers·d·L "
+    "(s = labelled share of real tokens; causal attention, L = example length)"
+)
 
 
 def matmul_peak(dtype_name: str, n: int, reps: int = 5, seconds: float = 0.25) -> tuple[float, float]:
@@ -186,27 +192,34 @@ def via_posttrain(out: Path, opts: argparse.Namespace, clock: TrainClock, steps:
     }  # fmt: skip
 
 
-def attention_per_token(max_length: int) -> float:
-    """6·layers·d·E[L²]/E[L]: the causal attention FLOPs per real token, from the data's tokenised lengths."""
+def data_shape(max_length: int) -> tuple[float, float, float]:
+    """(attention FLOPs per real token 6·layers·d·E[L²]/E[L], labelled share s, N_head), from the tokenised rows."""
     from transformers import AutoConfig, AutoTokenizer
 
     from harness.models import resolve_model
 
     path = resolve_model("smollm2-135m")
     config, tokenizer = AutoConfig.from_pretrained(path), AutoTokenizer.from_pretrained(path)
-    lengths = []
+    lengths, labelled = [], 0
+
+    def count(messages: list[dict[str, Any]], **kwargs: Any) -> int:
+        ids = tokenizer.apply_chat_template(messages, tokenize=True, **kwargs)
+        return len(ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids)
+
     for row in rows_for_trl():
-        ids = tokenizer.apply_chat_template(row["prompt"] + row["completion"], tokenize=True)
-        ids = ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids
-        lengths.append(min(len(ids), max_length))
+        length = min(count(row["prompt"] + row["completion"]), max_length)
+        lengths.append(length)
+        labelled += max(0, length - count(row["prompt"], add_generation_prompt=True))
     mean_sq_over_mean = sum(n * n for n in lengths) / sum(lengths)
-    return 6 * config.num_hidden_layers * config.hidden_size * mean_sq_over_mean
+    attention = 6 * config.num_hidden_layers * config.hidden_size * mean_sq_over_mean
+    return attention, labelled / sum(lengths), float(config.vocab_size * config.hidden_size)
 
 
-def flops(run: dict[str, float], attention: float) -> float:
-    """Training FLOPs of ``run``: see FORMULA and the module docstring."""
+def flops(run: dict[str, float], shape: tuple[float, float, float]) -> float:
+    """Training FLOPs of ``run``: see FORMULA and the module docstring (``shape`` from :func:`data_shape`)."""
+    attention, labelled, n_head = shape
     n_frozen = run["n_params"] - run["n_lora"]
-    return run["tokens"] * (6 * run["n_lora"] + 4 * n_frozen + attention)
+    return run["tokens"] * (6 * run["n_lora"] + 4 * (n_frozen - n_head) + 4 * n_head * labelled + attention)
 
 
 def _spread(values: list[float], fmt: str = "{:.1f}") -> str:
@@ -260,7 +273,7 @@ def main() -> None:
         f"{k}² {w:.0f} | {c:.0f}" for k, (w, c) in peaks.items()))  # fmt: skip
     print(f"peak used: {reference} {size}×{size} {peak[0]:.0f} | {peak[1]:.0f}" + (
         "" if native_bf16 else " (no bf16 matrix units here: bf16 is emulated, training runs in fp32)"))  # fmt: skip
-    attention = attention_per_token(opts.max_length)
+    counts = data_shape(opts.max_length)
 
     clock = TrainClock()
     variants: dict[str, Callable[[Path], dict[str, float]]] = {
@@ -284,13 +297,13 @@ def main() -> None:
           f"{opts.batch_size} rows × max_length {opts.max_length}, {opts.precision}, packing "
           f"{'on (BFD; rows kept)' if opts.packing else 'off (padded)'}, logging every {opts.logging_steps}; "
           f"plain TRL defaults: SFTConfig() apart from steps/CPU/reporting")  # fmt: skip
-    print(FORMULA + f"; attention ≈ {attention / 1e6:.1f} MFLOP/token here")
+    print(FORMULA + f"; attention ≈ {counts[0] / 1e6:.1f} MFLOP/token, s = {counts[1]:.0%} here")
     for name, results in runs.items():
         first = results[0]
-        per_token = flops(first, attention) / first["tokens"]
+        per_token = flops(first, counts) / first["tokens"]
         tok_s = [r["tokens"] / r["train_s"] for r in results]
-        gflops = [flops(r, attention) / r["train_s"] / 1e9 for r in results]
-        gflops_cpu = [flops(r, attention) / r["train_cpu_s"] / 1e9 for r in results]
+        gflops = [flops(r, counts) / r["train_s"] / 1e9 for r in results]
+        gflops_cpu = [flops(r, counts) / r["train_cpu_s"] / 1e9 for r in results]
         share = [g / peak[0] for g in gflops]
         share_cpu = [g / peak[1] for g in gflops_cpu]
         print(
@@ -303,7 +316,7 @@ def main() -> None:
     ours, same = runs["posttrain"], runs["plain TRL same settings"]
     ratios = [a["wall_s"] / b["wall_s"] for a, b in zip(ours, same, strict=True)]
     cpu_ratios = [a["train_cpu_s"] / b["train_cpu_s"] for a, b in zip(ours, same, strict=True)]
-    share_cpu = [flops(r, attention) / r["train_cpu_s"] / 1e9 / peak[1] for r in ours]
+    share_cpu = [flops(r, counts) / r["train_cpu_s"] / 1e9 / peak[1] for r in ours]
     walls = {name: [r["wall_s"] for r in results] for name, results in runs.items()}
     print(f"run wall: posttrain {_spread(walls['posttrain'])} s, plain TRL same settings "
           f"{_spread(walls['plain TRL same settings'])} s")  # fmt: skip

@@ -18,7 +18,11 @@ def build(
     request: TrainRequest, model: Any, tokenizer: Any, common: dict[str, Any], train: Any, evals: Any, peft: Any,
     rewards: Any = None,
 ) -> Any:  # fmt: skip
+    from peft import PeftModel
     from trl import SFTConfig, SFTTrainer
+
+    from harness.training.lm_head import compact_lm_head
+    from harness.training.packed_rows import RowPackedCollator, needs_row_packing
 
     args = SFTConfig(
         **common,
@@ -33,7 +37,8 @@ def build(
     trainer = SFTTrainer(
         model=model, args=args, train_dataset=train, eval_dataset=evals, processing_class=tokenizer, peft_config=peft
     )
-    from harness.training.packed_rows import RowPackedCollator, needs_row_packing
+    # TRL's fused LM head scores every position on the CPU, at two thirds of a step: score the labelled ones
+    compact_lm_head(trainer.model.get_base_model() if isinstance(trainer.model, PeftModel) else trainer.model)
 
     if args.packing and needs_row_packing(trainer.model):  # SDPA/eager: one flattened row costs 8× the attention
         trainer.data_collator = RowPackedCollator(trainer.processing_class.pad_token_id)
