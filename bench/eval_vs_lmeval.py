@@ -13,7 +13,11 @@ Prints each run's wall and CPU seconds, medians with min–max, the greedy outpu
 and the load average at start and end (2 shared cores: wall time is "loaded", CPU time less so).
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/eval_vs_lmeval.py [--rounds 3] [--max-new-tokens 40]
-        [--data examples/support-assistant/eval.jsonl] [--lm-eval-batch-size 16]
+        [--data examples/support-assistant/eval.jsonl] [--lm-eval-batch-size 16] [--precision fp32|bf16]
+
+``--precision bf16`` runs both tools in bf16 (posttrain's ``--precision``, lm-eval's ``dtype``). On this CPU bf16
+is faster for both, but its greedy outputs depend on the batch a row shares (most of the 42 rows then differ
+between the tools and from fp32), which is why posttrain's CPU inference default stays fp32.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 DATA = REPO / "examples" / "support-assistant" / "eval.jsonl"
 TASK = "posttrain_bench"
+DTYPES = {"fp32": "float32", "bf16": "bfloat16"}
 
 LOADER = """
 import json
@@ -72,10 +77,10 @@ LM_EVAL_RUN = """
 import json, sys
 from lm_eval import simple_evaluate
 from lm_eval.tasks import TaskManager
-model_dir, tasks, batch_size, out, task = sys.argv[1:6]
+model_dir, tasks, batch_size, out, task, dtype = sys.argv[1:7]
 result = simple_evaluate(
     model="hf",
-    model_args=f"pretrained={model_dir},dtype=float32",
+    model_args=f"pretrained={model_dir},dtype={dtype}",
     tasks=[task],
     task_manager=TaskManager(include_path=tasks, include_defaults=False),
     batch_size=int(batch_size),
@@ -102,18 +107,22 @@ def _timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, cpu
 
 
-def run_posttrain(data: Path, max_new_tokens: int, out: Path, env: dict[str, str]) -> tuple[float, float, list[str]]:
+def run_posttrain(
+    data: Path, max_new_tokens: int, precision: str, out: Path, env: dict[str, str]
+) -> tuple[float, float, list[str]]:
     posttrain = str(Path(sys.executable).parent / "posttrain")
     command = [posttrain, "eval", "--data", str(data), "--max-new-tokens", str(max_new_tokens)]
+    command += ["--precision", precision]
     wall, cpu = _timed([*command, "--no-cache", "--out", str(out), "--json"], env)
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()]
     return wall, cpu, [r["output"] for r in rows]
 
 
 def run_lm_eval(
-    model_dir: Path, tasks: Path, batch_size: int, out: Path, env: dict[str, str]
+    model_dir: Path, tasks: Path, batch_size: int, precision: str, out: Path, env: dict[str, str]
 ) -> tuple[float, float, list[str]]:
-    command = [sys.executable, "-c", LM_EVAL_RUN, str(model_dir), str(tasks), str(batch_size), str(out), TASK]
+    dtype = DTYPES[precision]
+    command = [sys.executable, "-c", LM_EVAL_RUN, str(model_dir), str(tasks), str(batch_size), str(out), TASK, dtype]
     wall, cpu = _timed(command, env)
     return wall, cpu, json.loads(out.read_text(encoding="utf-8"))
 
@@ -139,6 +148,7 @@ def main() -> int:
     # 16 is what lm-eval was measured with before; larger batches did not make it faster here (more
     # rows wait for the longest answer). posttrain picks its own size to fit memory.
     parser.add_argument("--lm-eval-batch-size", type=int, default=16)
+    parser.add_argument("--precision", choices=sorted(DTYPES), default="fp32", help="both tools run in it")
     # Both tools get the same thread count. With more runnable threads than cores (a shared machine),
     # OpenMP's spin-waits make 2-thread torch several times slower and its CPU time balloon, for both.
     parser.add_argument("--threads", type=int, default=None, help="default: 1 when loaded, else torch's own")
@@ -158,7 +168,7 @@ def main() -> int:
     load_start = os.getloadavg()
     rows = [line for line in args.data.read_text(encoding="utf-8").splitlines() if line.strip()]
     print(f"{len(rows)} rows of {args.data.relative_to(REPO) if args.data.is_relative_to(REPO) else args.data}, "
-          f"greedy, max_new_tokens={args.max_new_tokens}, model {model_dir.name}, float32 on CPU; "
+          f"greedy, max_new_tokens={args.max_new_tokens}, model {model_dir.name}, {args.precision} on CPU; "
           f"lm-eval {_version('lm_eval')} hf backend batch size {args.lm_eval_batch_size}, "
           f"threads {threads or 'torch default'}")  # fmt: skip
     print(
@@ -181,9 +191,10 @@ def main() -> int:
             order = ["posttrain", "lm-eval"] if n % 2 == 0 else ["lm-eval", "posttrain"]
             for name in order:
                 if name == "posttrain":
-                    wall, cpu, out = run_posttrain(args.data, args.max_new_tokens, work / f"pt{n}", env)
+                    wall, cpu, out = run_posttrain(args.data, args.max_new_tokens, args.precision, work / f"pt{n}", env)
                 else:
-                    wall, cpu, out = run_lm_eval(model_dir, tasks, args.lm_eval_batch_size, work / f"lm{n}.json", env)
+                    batch = args.lm_eval_batch_size
+                    wall, cpu, out = run_lm_eval(model_dir, tasks, batch, args.precision, work / f"lm{n}.json", env)
                 walls[name].append(wall)
                 cpus[name].append(cpu)
                 if outputs.setdefault(name, out) != out:

@@ -220,7 +220,8 @@ def _run(
 
     from harness.models.device import resolve_placement
     from harness.training.chat_template import check_stop_trained, prepare_chat_template
-    from harness.training.lora import lora_config, trainable_parameters
+    from harness.training.lora import frozen_to_bf16, is_peft_model, lora_config, trainable_parameters
+    from harness.training.lora_kernel import fuse_lora_layers
     from harness.training.methods import method_named
     from harness.training.provenance import write_outputs
 
@@ -243,6 +244,11 @@ def _run(
     build = method_named(request.method).build
     assert build is not None  # train() refused methods that do not train here
     trainer = build(request, model, tokenizer, common, train_ds, eval_ds, peft, rewards)
+    # SFT only so far: every one of its forward passes runs under the Trainer's autocast (GRPO generates outside it)
+    downcast = device == "cpu" and precision == "bf16" and request.method == "sft" and is_peft_model(trainer.model)
+    if downcast:  # bf16 autocast on the CPU would cast every frozen weight again at every forward pass
+        frozen_to_bf16(trainer.model, autocast_only=True)
+        fuse_lora_layers(trainer.model)  # each adapter's scaling and sum folded into its matmuls
     if request.method == "sft":
         check_stop_trained(trainer, tokenizer, request.training.max_length)
     stopper = _early_stopping(request, trainer, eval_ds is not None)
@@ -284,7 +290,7 @@ def _run(
         **_validation_outcome(request, state, stopper, len(evals or [])),
     )
     if request.merge:
-        summary.merged_path = str(_merge(trainer.model, tokenizer, out))
+        summary.merged_path = str(_merge(trainer.model, tokenizer, out, request.model if downcast else None))
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     write_outputs(request, out, summary, precision=precision, device=device, world_size=world_size)
     return summary
@@ -344,11 +350,19 @@ def _weights_size(out: Path) -> int:
     return sum(f.stat().st_size for f in out.glob("*.safetensors")) + sum(f.stat().st_size for f in out.glob("*.bin"))
 
 
-def _merge(model: Any, tokenizer: Any, out: Path) -> Path:
-    """Write ``OUT/merged``: the base model with the adapter folded in (a full model vLLM or HF can load)."""
+def _merge(model: Any, tokenizer: Any, out: Path, reload: str | None = None) -> Path:
+    """Write ``OUT/merged``: the base model with the adapter folded in (a full model vLLM or HF can load).
+
+    ``reload`` names the base model when the trained one holds its frozen weights in bf16 (:func:`frozen_to_bf16`):
+    the adapter saved in ``out`` is then merged into that base read again in fp32, not into the rounded copy.
+    """
     merged_dir = out / "merged"
     unwrapped = model
-    if hasattr(unwrapped, "merge_and_unload"):
+    if reload is not None:
+        from harness.models import load_model_and_tokenizer
+
+        unwrapped = load_model_and_tokenizer(reload, adapter=out, dtype="float32", device="cpu")[0].merge_and_unload()
+    elif hasattr(unwrapped, "merge_and_unload"):
         import copy
 
         unwrapped = copy.deepcopy(unwrapped).merge_and_unload()

@@ -23,6 +23,7 @@ def build(
 
     from harness.training.lm_head import compact_lm_head
     from harness.training.packed_rows import RowPackedCollator, needs_row_packing
+    from harness.training.segment_attention import enable as attend_per_example
 
     args = SFTConfig(
         **common,
@@ -42,6 +43,8 @@ def build(
 
     if args.packing and needs_row_packing(trainer.model):  # SDPA/eager: one flattened row costs 8× the attention
         trainer.data_collator = RowPackedCollator(trainer.processing_class.pad_token_id)
+        if next(trainer.model.parameters()).device.type == "cpu":  # SDPA per packed example, not a dense block mask
+            attend_per_example(trainer.model)
     return trainer
 
 
