@@ -131,3 +131,12 @@ def test_frozen_weights_go_bf16_and_the_adapter_stays_fp32() -> None:
     assert changed == sum(p.numel() for p in model.parameters() if not p.requires_grad) > 0
     assert {p.dtype for p in model.parameters() if p.requires_grad} == {torch.float32}
     assert {p.dtype for p in model.parameters() if not p.requires_grad} == {torch.bfloat16}
+
+
+def test_a_trainable_base_bias_keeps_peft_s_forward() -> None:
+    model = lora_model()
+    layer = model.base_model.model.model.layers[0].self_attn.q_proj
+    layer.base_layer.bias = torch.nn.Parameter(torch.zeros(layer.base_layer.out_features))  # as bias="all" trains it
+    fuse_lora_layers(model)
+    bf16_step(model, torch.randint(0, 100, (1, 6)))
+    assert layer.base_layer.bias.grad is not None and layer.base_layer.bias.grad.abs().sum() > 0

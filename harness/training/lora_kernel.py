@@ -77,6 +77,7 @@ def _fused_forward(self: Any, x: torch.Tensor, *args: Any, **kwargs: Any) -> tor
         and not self.merged
         and isinstance(self.lora_dropout[name], torch.nn.Identity)
         and type(self.base_layer) is torch.nn.Linear
+        and not any(p.requires_grad for p in self.base_layer.parameters())  # an adapter with bias="all" trains b
         and x.device.type == "cpu"
     )
     if not covered:
