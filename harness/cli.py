@@ -133,10 +133,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:  # pragma: no cover - the console script
-    from harness.allocator import reexec_tuned
+    from harness.allocator import reexec_tuned, wants_tuning
+    from posttrain import collector
 
     reexec_tuned()  # the allocator set for tensor work: once, before torch is imported
-    sys.exit(main())
+    if wants_tuning(sys.argv[1:]):
+        collector.quiet_startup()  # and the garbage collector's (posttrain.collector)
+    code = main()
+    collector.before_exit()
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

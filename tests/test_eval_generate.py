@@ -179,3 +179,36 @@ def test_on_a_cpu_the_cache_gets_at_most_its_budget_however_much_memory_is_free(
     per_row = 2 * (2 * 30 * 3 * 64 * 4) * (1000 + 40)  # a RAG prompt of 1,000 tokens, 40 new
     assert generate.pick_batch_size(model, 1000, 40) == generate._CPU_CACHE_BUDGET // per_row  # 21 rows
     assert generate.pick_batch_size(model, 100, 40) == 64  # short prompts: the CPU cap
+
+
+def test_prompts_of_very_different_lengths_prefill_in_groups_with_the_same_answers(varied):
+    """Short and long prompts in one batch prefill in two groups, each padded to its own longest; the answers
+    are those of one row at a time, with the template's shared prefix and without one."""
+    import torch
+
+    from harness.evaluation.generate import generate_batch
+    from harness.evaluation.greedy import greedy_tokens, prefill_groups
+
+    model, tokenizer = varied
+    short = [[{"role": "user", "content": q}] for q in ("Hi", "Why?", "2+2?", "Name a colour.")]
+    long = [
+        [{"role": "user", "content": f"Tell me about topic {n}: " + "the weather in the mountains in spring " * 6}]
+        for n in range(4)
+    ]
+    conversations = [c for pair in zip(short, long, strict=True) for c in pair]  # mixed, not sorted
+    batched = generate_batch(model, tokenizer, conversations, max_new_tokens=6, batch_size=8)
+    single = [generate_batch(model, tokenizer, [c], max_new_tokens=6, batch_size=1)[0] for c in conversations]
+    assert batched == single and len({o[0] for o in batched}) > 4
+
+    texts = [c[0]["content"] for c in conversations]  # no template: no prefix is shared
+    encoded = tokenizer(texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False)
+    lengths = encoded["attention_mask"].sum(-1).tolist()
+    assert len(prefill_groups(lengths)) == 2
+    eos = {tokenizer.eos_token_id}
+    together = greedy_tokens(model, encoded["input_ids"], encoded["attention_mask"], max_new_tokens=6, eos_ids=eos)
+    alone = [
+        greedy_tokens(model, torch.tensor([ids]), torch.ones(1, len(ids), dtype=torch.long), max_new_tokens=6,
+                      eos_ids=eos)[0]
+        for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]
+    ]  # fmt: skip
+    assert together == alone

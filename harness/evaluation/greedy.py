@@ -7,7 +7,10 @@ support-assistant eval (42 rows, 40 new tokens) 15 rows finish early, which is 2
 cache at once (``DynamicCache.batch_select_indices``), and a whole batch ends when all its rows have.
 Leading tokens every prompt shares (the template's system turn) are run once and their KV cache
 copied to each row; the rows' own tokens follow as ``[prefix][pads][rest]`` with positions counted
-past the prefix, so each row sees the positions and keys it would see alone.
+past the prefix, so each row sees the positions and keys it would see alone. Prompts of very different
+lengths prefill in groups of similar length (:func:`prefill_groups`), each padded only to its own
+longest: 20 RAG-sized prompts (150–600 words, 16 new tokens) took 50–54 s where one padded pass took
+87–90 s, the same answers.
 
 The arithmetic per row is what ``generate`` does: the same left-padded prefill with the same
 position ids (``cumsum(mask) − 1``, pads at 0), logits of the last position only, ``argmax`` of the
@@ -73,16 +76,20 @@ def greedy_tokens(
         else:
             position_ids = (attention_mask.long().cumsum(-1) - 1).masked_fill(attention_mask == 0, 0)
         step_ids, step_positions = input_ids, position_ids
-        for _ in range(max_new_tokens):
-            out = model(
-                input_ids=step_ids,
-                attention_mask=attention_mask,
-                position_ids=step_positions,
-                **{cache_arg: cache},
-                use_cache=True,
-                logits_to_keep=1,
-            )
-            next_ids = out.logits[:, -1, :].to(dtype=torch.float32).argmax(-1)
+        for step in range(max_new_tokens):
+            if step == 0:  # the prompts: in groups of similar length where that saves padding
+                logits = _prefill(model, cache, cache_arg, step_ids, attention_mask, step_positions, shared)
+            else:
+                out = model(
+                    input_ids=step_ids,
+                    attention_mask=attention_mask,
+                    position_ids=step_positions,
+                    **{cache_arg: cache},
+                    use_cache=True,
+                    logits_to_keep=1,
+                )
+                logits = out.logits[:, -1, :]
+            next_ids = logits.to(dtype=torch.float32).argmax(-1)
             keep: list[int] = []
             for j, token in enumerate(next_ids.tolist()):  # one host sync per step for the whole batch
                 row = alive[j]
@@ -102,6 +109,80 @@ def greedy_tokens(
                 attention_mask, step_positions, step_ids = attention_mask[index], step_positions[index], step_ids[index]
                 alive = [alive[j] for j in keep]
     return generated
+
+
+PREFILL_SLACK = 0.8  # a row joins a prefill group while its prompt is at least 80% as long as the group's longest
+MIN_PREFILL_GROUP = 4  # rows: a smaller group joins the one before it (each forward pass has a fixed cost)
+
+
+def prefill_groups(lengths: list[int]) -> list[list[int]]:
+    """Rows (indices) in groups of similar prompt length, longest first; one group when grouping saves < 10%.
+
+    >>> prefill_groups([20, 19, 18, 17, 10, 10, 9, 9, 3])
+    [[0, 1, 2, 3], [4, 5, 6, 7, 8]]
+    >>> prefill_groups([20, 19, 18, 17, 16])
+    [[0, 1, 2, 3, 4]]
+    """
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    groups: list[list[int]] = []
+    for i in order:
+        if groups and (len(groups[-1]) < MIN_PREFILL_GROUP or lengths[i] >= PREFILL_SLACK * lengths[groups[-1][0]]):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    if len(groups) > 1 and len(groups[-1]) < MIN_PREFILL_GROUP:
+        groups[-2].extend(groups.pop())
+    padded = len(lengths) * max(lengths, default=0)
+    grouped = sum(len(g) * lengths[g[0]] for g in groups)
+    return groups if grouped < 0.9 * padded else [order]
+
+
+def _prefill(
+    model: Any, cache: Any, cache_arg: str, input_ids: Any, attention_mask: Any, position_ids: Any, past: int
+) -> Any:
+    """The last prompt position's logits of each row, the cache filled as one pass over the padded rows fills it.
+
+    ``attention_mask`` covers the ``past`` tokens already in the cache (a shared prefix) and ``input_ids``;
+    ``position_ids`` covers ``input_ids``. Rows of similar length run together (:func:`prefill_groups`),
+    each group padded only to its own longest prompt, its keys and values then written right-aligned into
+    the batch's cache with zeros in the pad slots (masked, as the pad tokens' keys were). Prefill is
+    compute-bound, so the padding it no longer computes is time saved: on the support-assistant eval the
+    42 rows' own tokens were 716, padded to 966 in one pass.
+    """
+    import torch
+    from transformers import DynamicCache
+
+    rows, width = input_ids.shape
+    lengths = attention_mask[:, past:].sum(-1).tolist()
+    buffered = _buffered_layer()
+    groups = prefill_groups(lengths) if all(type(layer) is buffered for layer in cache.layers) else []
+    if len(groups) < 2:
+        out = model(
+            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+            **{cache_arg: cache}, use_cache=True, logits_to_keep=1,
+        )  # fmt: skip
+        return out.logits[:, -1, :]
+    logits: list[Any] = [None] * rows
+    for group in groups:
+        index = torch.tensor(group, device=input_ids.device)
+        own = max(lengths[i] for i in group)
+        part = DynamicCache(config=model.config)
+        _preallocate(part, past + own)
+        if past:  # the shared prefix's keys and values, for these rows
+            for whole, layer in zip(cache.layers, part.layers, strict=True):
+                layer.update(whole.keys[index], whole.values[index])
+        mask = torch.cat([attention_mask[index, :past], attention_mask[index, past + width - own :]], dim=-1)
+        out = model(
+            input_ids=input_ids[index, width - own :], attention_mask=mask,
+            position_ids=position_ids[index, width - own :], **{cache_arg: part}, use_cache=True, logits_to_keep=1,
+        )  # fmt: skip
+        for whole, layer in zip(cache.layers, part.layers, strict=True):
+            whole.place(rows, index, layer.keys[:, :, past:], layer.values[:, :, past:], past, past + width)
+        for j, i in enumerate(group):
+            logits[i] = out.logits[j, -1, :]
+    for layer in cache.layers:
+        layer.extend_to(past + width)
+    return torch.stack(logits)
 
 
 def _preallocate(cache: Any, capacity: int) -> None:
@@ -157,6 +238,21 @@ def _buffered_layer() -> type:
 
         def get_seq_length(self) -> int:
             return self.length
+
+        def place(self, rows: int, index: Any, keys: Any, values: Any, start: int, end: int) -> None:
+            """Write the rows ``index``'s keys and values right-aligned in the token slots [start, end), zeros
+            before them (pad slots); the whole batch has ``rows`` rows. :meth:`extend_to` then shows them."""
+            if not self.is_initialized:
+                shape = (rows, keys.shape[1], 0, keys.shape[3])
+                self.lazy_initialization(keys.new_empty(shape), values.new_empty(shape))
+            first = end - keys.shape[-2]
+            for buffer, new in ((self._keys, keys), (self._values, values)):
+                buffer[index, :, start:first] = 0
+                buffer[index, :, first:end] = new
+
+        def extend_to(self, end: int) -> None:
+            self.length = end
+            self._views()
 
         def batch_repeat_interleave(self, repeats: int) -> None:
             if self.length:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.models.default import DEFAULT_MODEL, ensure_default_model
+from posttrain import collector
 from posttrain.errors import BadInput
 
 
@@ -108,6 +109,7 @@ def load_model_and_tokenizer(
         model = model.to(placement.device)
     if not for_training:
         model.eval()
+    collector.settle()  # the libraries and a model are in memory: see posttrain.collector
     return model, tokenizer
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.training.callbacks import TrainSummary, metrics_callback, peak_memory_mb, quiet_progress
 from harness.training.request import TrainRequest
+from posttrain import collector
 from posttrain.errors import BadInput
 
 SUMMARY_FILE = "train_summary.json"
@@ -236,6 +237,7 @@ def _run(
     last = last_checkpoint(checkpoints)
 
     model, tokenizer = _load(request, device)
+    collector.settle()  # the libraries and the model are in memory: see posttrain.collector
     prepare_chat_template(tokenizer, model, request.training.chat_template, request.base_dir)
     peft = None if request.adapter else lora_config(request.lora, request.method)
     common = common_args(request, out, device, precision, evals is not None)
