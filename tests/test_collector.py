@@ -45,19 +45,6 @@ def test_startup_collects_rarely_and_settle_puts_the_defaults_back(restored: Non
     assert gc.get_freeze_count() == frozen
 
 
-def test_a_cycle_made_after_settle_is_still_collected(restored: None) -> None:
-    collector.quiet_startup()
-    collector.settle()
-
-    class Node:
-        pass
-
-    a, b = Node(), Node()
-    a.other, b.other = b, a  # type: ignore[attr-defined]
-    del a, b
-    assert gc.collect() >= 2
-
-
 def test_the_console_script_quiets_start_up_for_compute_commands_only(tmp_path: Path) -> None:
     probe = (
         "import gc, json, sys; from posttrain import collector; from harness import cli\n"

@@ -181,14 +181,17 @@ def test_on_a_cpu_the_cache_gets_at_most_its_budget_however_much_memory_is_free(
     assert generate.pick_batch_size(model, 100, 40) == 64  # short prompts: the CPU cap
 
 
-def test_prompts_of_very_different_lengths_prefill_in_groups_with_the_same_answers(varied):
+def test_prompts_of_very_different_lengths_prefill_in_groups_with_the_same_answers(varied, monkeypatch):
     """Short and long prompts in one batch prefill in two groups, each padded to its own longest; the answers
     are those of one row at a time, with the template's shared prefix and without one."""
     import torch
 
+    from harness.evaluation import greedy
     from harness.evaluation.generate import generate_batch
     from harness.evaluation.greedy import greedy_tokens, prefill_groups
 
+    seen: list[int] = []  # groups of each batched prefill
+    monkeypatch.setattr(greedy, "prefill_groups", lambda lengths: seen.append(len(g := prefill_groups(lengths))) or g)
     model, tokenizer = varied
     short = [[{"role": "user", "content": q}] for q in ("Hi", "Why?", "2+2?", "Name a colour.")]
     long = [
@@ -199,6 +202,7 @@ def test_prompts_of_very_different_lengths_prefill_in_groups_with_the_same_answe
     batched = generate_batch(model, tokenizer, conversations, max_new_tokens=6, batch_size=8)
     single = [generate_batch(model, tokenizer, [c], max_new_tokens=6, batch_size=1)[0] for c in conversations]
     assert batched == single and len({o[0] for o in batched}) > 4
+    assert seen[0] == 2  # the batch of 8 (after its shared prefix) ran in two groups
 
     texts = [c[0]["content"] for c in conversations]  # no template: no prefix is shared
     encoded = tokenizer(texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False)
@@ -211,4 +215,4 @@ def test_prompts_of_very_different_lengths_prefill_in_groups_with_the_same_answe
                       eos_ids=eos)[0]
         for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]
     ]  # fmt: skip
-    assert together == alone
+    assert together == alone and seen[-len(texts) - 1] == 2
